@@ -1,0 +1,49 @@
+"""Checkers: pure functions from a history to a verdict.
+
+A checker never touches a cluster. Each is registered by name in `CHECKERS` and has
+the signature ``check(history, options) -> Verdict``; `run_checker` looks one up and
+runs it so that a crash becomes an ``unknown`` verdict rather than a lost run.
+
+Example:
+    >>> from labrys.history import parse_history
+    >>> h = parse_history('{"type":"invoke","process":0,"f":"write","value":1}\\n'
+    ...                   '{"type":"ok","process":0,"f":"write","value":1}')
+    >>> run_checker("linearizable", h, CheckOptions(model="register")).valid
+    True
+"""
+
+from labrys.checkers._registry import (
+    CHECKERS,
+    NOT_GIVEN,
+    CheckerEntry,
+    CheckOptions,
+    get_checker,
+    run_checker,
+)
+from labrys.checkers._verdict import (
+    UNKNOWN,
+    Anomaly,
+    Validity,
+    Verdict,
+    check_safe,
+    compose,
+    exit_status,
+    worst,
+)
+
+__all__ = [
+    "CHECKERS",
+    "NOT_GIVEN",
+    "UNKNOWN",
+    "Anomaly",
+    "CheckOptions",
+    "CheckerEntry",
+    "Validity",
+    "Verdict",
+    "check_safe",
+    "compose",
+    "exit_status",
+    "get_checker",
+    "run_checker",
+    "worst",
+]

@@ -1,0 +1,75 @@
+"""JSON Lines, the native history format: one op per line, written as it happens.
+
+One op per line is what makes a history survive a crash of the harness (everything
+flushed before the crash is readable) and what lets a million-op history be read
+without a million-element array in memory at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any, Self
+
+from labrys.errors import HistoryError
+from labrys.history._op import Op
+
+
+def iter_jsonl_records(lines: Iterable[str]) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """Yield ``(line number, record)`` for each non-blank line.
+
+    Raises:
+        HistoryError: a line is not a JSON object.
+    """
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise HistoryError(f"not JSON ({e.msg}, column {e.colno})", line=number) from None
+        if not isinstance(record, dict):
+            raise HistoryError(f"expected a JSON object per line, got {line.strip()[:60]}",
+                               line=number)
+        yield number, record
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps_op(op: Op) -> str:
+    """One op as one line of JSON (no trailing newline)."""
+    return json.dumps(op.to_json(), separators=(",", ":"), default=_default)
+
+
+class JsonlWriter:
+    """Appends ops to a file, flushing each, so a crash loses nothing already written."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file: IO[str] = self.path.open("a", encoding="utf-8", buffering=1)
+
+    def write(self, op: Op) -> None:
+        self._file.write(dumps_op(op) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_jsonl(ops: Iterable[Op], path: str | Path) -> None:
+    """Write a whole history as JSON Lines, replacing the file."""
+    with Path(path).open("w", encoding="utf-8") as out:
+        for op in ops:
+            out.write(dumps_op(op) + "\n")
