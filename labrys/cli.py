@@ -1,0 +1,197 @@
+"""The `labrys` command.
+
+Exit status, as Jepsen's: 0 valid, 1 invalid, 2 unknown, 255 anything that is not a
+verdict (a malformed history, an unknown option, a cluster that did not come up).
+Click's own convention of exiting 2 on a usage error would read as "unknown", so
+usage errors are caught here and exit 255 like every other non-verdict.
+
+Errors that labrys raises on purpose (`LabrysError`) print as one line. Anything else
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+
+from labrys._check import check_file, check_files, overall_status
+from labrys.checkers import CHECKERS, NOT_GIVEN, CheckOptions
+from labrys.checkers._verdict import exit_status
+from labrys.errors import LabrysError, UsageError
+from labrys.history import FORMATS, read_history, write_jepsen_edn, write_jsonl
+from labrys.report import print_verdict
+
+app = typer.Typer(
+    name="labrys",
+    help="Test what distributed databases promise: run real clusters under real faults, "
+    "record what clients saw, and check it against consistency models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_stdout = Console(highlight=False)
+_stderr = Console(stderr=True, highlight=False)
+
+
+def _parse_init(text: str | None) -> object:
+    if text is None:
+        return NOT_GIVEN
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(
+            f"--init must be a JSON literal such as 0, null or '{{\"x\": 0}}'; "
+            f"{text!r} is not JSON ({e.msg})"
+        ) from None
+
+
+def _parse_models(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return CheckOptions().consistency_models
+    names = tuple(name.strip().lstrip(":") for name in text.split(",") if name.strip())
+    if not names:
+        raise UsageError("--consistency-models needs at least one model name")
+    return names
+
+
+@app.command()
+def check(
+    files: Annotated[list[Path], typer.Argument(help="History files to check.",
+                                                show_default=False)],
+    checker: Annotated[str, typer.Option(
+        "--checker", "-c", help="Which checker; `labrys checkers` lists them.")]
+    = "linearizable",
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m",
+        help="linearizable/sequential: the model (cas-register, kv, mutex…; "
+        "`labrys checkers` lists them). Guessed from the operations when omitted.")] = None,
+    init: Annotated[str | None, typer.Option(
+        help="The model's initial value as JSON, e.g. 0 or '{\"x\": 0, \"y\": 0}'. "
+        "Default: nil.")] = None,
+    format: Annotated[str | None, typer.Option(
+        "--format", "-f", help=f"History format: {', '.join(FORMATS)}. Guessed when omitted.")]
+    = None,
+    timeout: Annotated[float | None, typer.Option(
+        help="Give up after this many seconds per history (verdict: unknown).")] = None,
+    memory_limit: Annotated[int | None, typer.Option(
+        help="Give up when the search's tables pass this many MiB (verdict: unknown).")]
+    = None,
+    group_size: Annotated[int | None, typer.Option(
+        help="long-fork: how many keys each group of inserts spans.")] = None,
+    consistency_models: Annotated[str | None, typer.Option(
+        help="list-append/rw-register: the models the system claims, comma-separated "
+        "(default strict-serializable).")] = None,
+    negative_balances: Annotated[bool, typer.Option(
+        "--negative-balances", help="bank: allow balances below zero.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Check recorded histories.
+
+    With one file: the verdict, an explanation of any anomaly, and the exit status
+    (0 valid, 1 invalid, 2 unknown, 255 unreadable). With several: one line per file,
+    `PATH<TAB>true|false|unknown`, a summary on stderr, and the worst exit status.
+
+    Example:
+
+        labrys check --model cas-register --init 0 history.edn
+    """
+    options = CheckOptions(
+        model=model,
+        init=_parse_init(init),
+        timeout_s=timeout,
+        memory_limit_mb=memory_limit,
+        group_size=group_size,
+        consistency_models=_parse_models(consistency_models),
+        negative_balances=negative_balances,
+    )
+    if len(files) == 1:
+        verdict = check_file(files[0], checker, options, format=format)
+        if as_json:
+            print(json.dumps(verdict.to_json(), indent=2, default=str))
+        else:
+            print_verdict(_stdout, verdict, title=str(files[0]))
+        raise typer.Exit(exit_status(verdict.valid))
+    results = check_files(files, checker, options, format=format)
+    for result in results:
+        if result.verdict is None:
+            _stderr.print(f"labrys: {result.error}", markup=False)
+            continue
+        word = result.verdict.valid if result.verdict.valid == "unknown" else (
+            "true" if result.verdict.valid else "false")
+        if as_json:
+            print(json.dumps({"path": str(result.path), **result.verdict.to_json()},
+                             default=str))
+        else:
+            print(f"{result.path}\t{word}")
+    counts = {word: sum(1 for r in results if r.status == code)
+              for word, code in (("valid", 0), ("invalid", 1), ("unknown", 2), ("unreadable", 255))}
+    _stderr.print(", ".join(f"{n} {word}" for word, n in counts.items() if n)
+                  + f" ({len(results)} histories)", markup=False)
+    raise typer.Exit(overall_status(results))
+
+
+@app.command()
+def convert(
+    source: Annotated[Path, typer.Argument(help="The history to convert.", show_default=False)],
+    target: Annotated[Path, typer.Argument(help="Where to write it.", show_default=False)],
+    to: Annotated[str, typer.Option(help="Output format: jepsen-edn or jsonl.")] = "jepsen-edn",
+    format: Annotated[str | None, typer.Option(
+        "--format", "-f", help="Input format; guessed when omitted.")] = None,
+) -> None:
+    """Convert a history between formats, e.g. to feed one recorded by labrys to Knossos
+    or Elle.
+
+    Example: labrys convert results/latest/history.jsonl history.edn --to jepsen-edn
+    """
+    history = read_history(source, format=format)
+    if to == "jepsen-edn":
+        write_jepsen_edn(history, target)
+    elif to == "jsonl":
+        write_jsonl(history, target)
+    else:
+        raise UsageError(f"--to must be jepsen-edn or jsonl, not {to!r}")
+    _stderr.print(f"wrote {len(history)} ops to {target}", markup=False)
+
+
+@app.command("checkers")
+def list_checkers() -> None:
+    """List the checkers and the models that `check` knows.
+
+    Example:
+
+        labrys checkers
+    """
+    from labrys.models import MODELS  # imported here: only this listing needs them
+
+    for entry in CHECKERS.values():
+        _stdout.print(f"[bold]{entry.name:<20}[/bold] {entry.summary}")
+    _stdout.print("\n[bold]models[/bold] (for linearizable and sequential): "
+                  + ", ".join(MODELS))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script: run the app, map errors to exit statuses."""
+    try:
+        status = app(args=argv, standalone_mode=False)
+    except click.UsageError as e:
+        hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
+        _stderr.print(f"labrys: {e.format_message()}{hint}", markup=False)
+        sys.exit(255)
+    except click.Abort:
+        _stderr.print("labrys: interrupted", markup=False)
+        sys.exit(130)
+    except LabrysError as e:
+        _stderr.print(f"labrys: {e}", markup=False)
+        sys.exit(255)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Verdicts on a terminal: the verdict word, the explanation, the anomalies.
+
+Shared by `labrys check` and `labrys run`, so a verdict reads the same whichever
+command produced it. Long lists are cut with a count of what was left out; the full
+data is always in ``--json`` and ``results.json``.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+
+from labrys.checkers import UNKNOWN, Verdict
+
+MAX_ANOMALIES_SHOWN = 10
+
+_STYLE = {True: ("valid", "bold green"), False: ("INVALID", "bold red"),
+          UNKNOWN: ("unknown", "bold yellow")}
+
+
+def verdict_word(verdict: Verdict) -> str:
+    """``valid``, ``INVALID`` or ``unknown``, styled with rich markup."""
+    word, style = _STYLE[verdict.valid]
+    return f"[{style}]{word}[/{style}]"
+
+
+def print_verdict(console: Console, verdict: Verdict, *, title: str | None = None) -> None:
+    """Print one verdict (and, for a composed one, each child that is not valid)."""
+    heading = f"{escape(title)}: " if title else ""
+    console.print(f"{heading}{escape(verdict.checker)} {verdict_word(verdict)}")
+    if verdict.children:
+        for child in verdict.children:
+            console.print(f"  {escape(child.checker)} {verdict_word(child)}")
+        for child in verdict.children:
+            if child.valid is not True:
+                _print_body(console, child)
+        return
+    _print_body(console, verdict)
+
+
+def _print_body(console: Console, verdict: Verdict) -> None:
+    if verdict.explanation:
+        console.print(escape(verdict.explanation), soft_wrap=False)
+    shown = verdict.anomalies[:MAX_ANOMALIES_SHOWN]
+    for anomaly in shown:
+        ops = ", ".join(str(i) for i in anomaly.ops[:12])
+        more = f" …{len(anomaly.ops) - 12} more" if len(anomaly.ops) > 12 else ""
+        console.print(f"  • [bold]{escape(anomaly.kind)}[/bold] (ops {ops}{more}): "
+                      f"{escape(anomaly.explanation)}")
+    if len(verdict.anomalies) > len(shown):
+        console.print(f"  … and {len(verdict.anomalies) - len(shown)} more anomalies "
+                      "(all of them are in --json)")

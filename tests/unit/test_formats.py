@@ -1,0 +1,95 @@
+"""Readers, the format guess, and the exporter to Jepsen EDN."""
+
+import pytest
+
+from labrys.errors import HistoryError, UsageError
+from labrys.history import (
+    OpType,
+    detect_format,
+    parse_history,
+    read_history,
+    write_jepsen_edn,
+    write_jsonl,
+)
+
+
+@pytest.mark.parametrize("head, expected", [
+    ('{"type":"invoke","process":0}', "jsonl"),
+    ('[{"type":"invoke","f":"read"}]', "elle-cli-json"),
+    ("{:type :invoke, :f :read}", "jepsen-edn"),
+    ("; comment\n[{:type :invoke}]", "jepsen-edn"),
+    ("({:type :invoke})", "jepsen-edn"),
+    ('{:process 0, :type :invoke, :f :get, :key "1", :value nil}', "porcupine-kv"),
+    ("INFO  jepsen.util - 0\t:invoke\t:read\tnil", "porcupine-etcd"),
+])
+def test_detect_format(head, expected):
+    assert detect_format(head) == expected
+
+
+def test_unrecognisable_text_asks_for_format():
+    with pytest.raises(HistoryError, match="pass --format"):
+        detect_format("hello")
+
+
+def test_porcupine_etcd_log_reads_timed_out_reads_as_info():
+    h = parse_history(
+        "INFO  jepsen.util - 0\t:invoke\t:cas\t[1 2]\n"
+        "INFO  jepsen.util - 1   :invoke :read   nil\n"
+        "INFO  jepsen.util - 0\t:ok\t:cas\t[1 2]\n"
+        "INFO  jepsen.util - 1\t:fail\t:read\t:timed-out\n"
+    )
+    cas, read = h.operations()
+    assert (cas.f, cas.type, cas.value) == ("cas", OpType.OK, [1, 2])
+    assert (read.f, read.type) == ("read", OpType.INFO)
+
+
+def test_porcupine_kv_moves_the_key_into_the_value():
+    h = parse_history('{:process 3, :type :invoke, :f :put, :key "2", :value "x 3 1 y"}\n'
+                      '{:process 3, :type :ok, :f :put, :key "2", :value "x 3 1 y"}\n')
+    assert h.operations()[0].value == ["2", "x 3 1 y"]
+
+
+def test_elle_cli_json_array():
+    h = parse_history('[{"type":"invoke","f":"txn","value":[["append",1,2]],"process":0},'
+                      '{"type":"ok","f":"txn","value":[["append",1,2]],"process":0}]')
+    assert h.operations()[0].value == [["append", 1, 2]]
+
+
+def test_read_history_names_the_file_and_line(tmp_path):
+    path = tmp_path / "h.jsonl"
+    path.write_text('{"type":"invoke","process":0,"f":"read"}\nnot json\n')
+    with pytest.raises(HistoryError) as e:
+        read_history(path)
+    assert str(e.value).startswith(f"{path}:line 2")
+
+
+def test_missing_file_and_unknown_format_are_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="no such history file"):
+        read_history(tmp_path / "absent.jsonl")
+    (tmp_path / "h").write_text("")
+    with pytest.raises(UsageError, match="unknown history format 'xml'"):
+        read_history(tmp_path / "h", format="xml")
+
+
+def test_edn_export_reads_back_as_the_same_history(tmp_path):
+    original = parse_history(
+        '{"type":"invoke","process":0,"f":"txn","value":[["append","x",1],["r","y",null]],'
+        '"time":5}\n'
+        '{"type":"ok","process":0,"f":"txn","value":[["append","x",1],["r","y",[1,2]]],'
+        '"time":9,"node":"n1"}\n'
+        '{"type":"invoke","process":"nemesis","f":"kill","value":"n2","time":10}\n'
+        '{"type":"info","process":"nemesis","f":"kill","value":{"n2":"killed"},"time":11}\n'
+        '{"type":"invoke","process":1,"f":"put","value":["k","x 1 y"],"time":12}\n')
+    path = tmp_path / "h.edn"
+    write_jepsen_edn(original, path)
+    text = path.read_text()
+    assert ":f :txn" in text and "[:append" in text and ':process :nemesis' in text
+    again = read_history(path)
+    assert [op.to_json() for op in again] == [op.to_json() for op in original]
+
+
+def test_jsonl_round_trip(tmp_path):
+    original = parse_history('{"type":"invoke","process":0,"f":"read","error":"x"}\n')
+    write_jsonl(original, tmp_path / "h.jsonl")
+    assert [op.to_json() for op in read_history(tmp_path / "h.jsonl")] == [
+        op.to_json() for op in original]
