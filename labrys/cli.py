@@ -37,7 +37,11 @@ app = typer.Typer(
 )
 
 _stdout = Console(highlight=False)
-_stderr = Console(stderr=True, highlight=False)
+
+
+def _say(message: str) -> None:
+    """One line on stderr, never wrapped: scripts grep these lines."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def _parse_init(text: str | None) -> object:
@@ -121,7 +125,7 @@ def check(
     results = check_files(files, checker, options, format=format)
     for result in results:
         if result.verdict is None:
-            _stderr.print(f"labrys: {result.error}", markup=False)
+            _say(f"labrys: {result.error}")
             continue
         word = result.verdict.valid if result.verdict.valid == "unknown" else (
             "true" if result.verdict.valid else "false")
@@ -132,8 +136,8 @@ def check(
             print(f"{result.path}\t{word}")
     counts = {word: sum(1 for r in results if r.status == code)
               for word, code in (("valid", 0), ("invalid", 1), ("unknown", 2), ("unreadable", 255))}
-    _stderr.print(", ".join(f"{n} {word}" for word, n in counts.items() if n)
-                  + f" ({len(results)} histories)", markup=False)
+    _say(", ".join(f"{n} {word}" for word, n in counts.items() if n)
+         + f" ({len(results)} histories)")
     raise typer.Exit(overall_status(results))
 
 
@@ -157,7 +161,7 @@ def convert(
         write_jsonl(history, target)
     else:
         raise UsageError(f"--to must be jepsen-edn or jsonl, not {to!r}")
-    _stderr.print(f"wrote {len(history)} ops to {target}", markup=False)
+    _say(f"wrote {len(history)} ops to {target}")
 
 
 @app.command("checkers")
@@ -179,16 +183,16 @@ def list_checkers() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run the app, map errors to exit statuses."""
     try:
-        status = app(args=argv, standalone_mode=False)
+        status = app(args=argv, prog_name="labrys", standalone_mode=False)
     except click.UsageError as e:
         hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
-        _stderr.print(f"labrys: {e.format_message()}{hint}", markup=False)
+        _say(f"labrys: {e.format_message()}{hint}")
         sys.exit(255)
     except click.Abort:
-        _stderr.print("labrys: interrupted", markup=False)
+        _say("labrys: interrupted")
         sys.exit(130)
     except LabrysError as e:
-        _stderr.print(f"labrys: {e}", markup=False)
+        _say(f"labrys: {e}")
         sys.exit(255)
     sys.exit(status if isinstance(status, int) else 0)
 

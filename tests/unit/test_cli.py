@@ -1,0 +1,62 @@
+"""The command line's contract: exit statuses and one-line errors."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labrys.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "labrys" / "examples"
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+def test_unknown_option_is_one_line_and_exit_255(capsys):
+    status, _, err = run(capsys, "check", "--bogus", "x")
+    assert status == 255
+    assert err == "labrys: No such option '--bogus'. (see `labrys check --help`)\n"
+
+
+def test_missing_file_is_one_line_and_exit_255(capsys, tmp_path):
+    status, _, err = run(capsys, "check", str(tmp_path / "nope.jsonl"))
+    assert status == 255
+    assert err == f"labrys: no such history file: {tmp_path / 'nope.jsonl'}\n"
+
+
+def test_malformed_history_is_an_error_not_a_verdict(capsys, tmp_path):
+    path = tmp_path / "h.jsonl"
+    path.write_text('{"type":"ok","process":0,"f":"read","value":1}\n')
+    status, out, err = run(capsys, "check", "--model", "register", str(path))
+    assert status == 255 and out == ""
+    assert "completes nothing" in err and "line 1" in err
+
+
+def test_unknown_checker_lists_the_known_ones(capsys):
+    status, _, err = run(capsys, "check", "-c", "snapshot", str(EXAMPLES / "register-valid.jsonl"))
+    assert status == 255
+    assert "unknown checker 'snapshot'" in err and "linearizable" in err
+
+
+def test_bad_init_says_it_wants_json(capsys):
+    status, _, err = run(capsys, "check", "--init", "{x:", str(EXAMPLES / "register-valid.jsonl"))
+    assert status == 255 and "--init must be a JSON literal" in err
+
+
+def test_convert_to_edn_and_back(capsys, tmp_path):
+    edn = tmp_path / "h.edn"
+    status, _, err = run(capsys, "convert", str(EXAMPLES / "register-valid.jsonl"), str(edn))
+    assert status == 0 and "wrote 20 ops" in err
+    assert edn.read_text().startswith("{:index 0, :time 0, :type :invoke, :process 0, :f :write")
+
+
+def test_console_script_runs_as_a_module():
+    done = subprocess.run([sys.executable, "-m", "labrys.cli", "--help"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "check" in done.stdout
