@@ -1,0 +1,410 @@
+"""The lifecycle of one run: up, set up, drive, heal, tear down, check, store.
+
+DESIGN.md's flow, in one function, `run_test`, whose whole job is ordering and the
+guarantee that teardown happens:
+
+1. resolve the spec (seed drawn if absent), the target, the workload and their
+   options, and the nemesis: every bad input is refused here, before any node exists;
+2. create the run folder and its log, write ``test.json``;
+3. bring the nodes up (`LocalCluster`), set the target up on them;
+4. run the generator (clients for ``time_limit`` at ``rate``, the nemesis's schedule
+   beside them, then the nemesis's final heal) through the `Interpreter`, the history
+   streaming to ``history.jsonl``;
+5. teardown, always (``finally``): heal every fault, copy the database's logs into
+   ``nodes/<node>/``, stop the database, remove the nodes;
+6. read the history back from disk (what a crash would have left is what gets
+   checked) and run the workload's checkers; write ``results.json``.
+
+Interrupts. The first Ctrl-C stops new operations; calls in flight finish or time
+out, then steps 5 and 6 run as usual, so the run keeps its history and a verdict on
+it. A second Ctrl-C abandons calls in flight and skips the checks, but teardown still
+runs: a run never leaves a namespace, a process or a rule behind. SIGTERM and SIGHUP
+leave through the same teardown (as `SystemExit`). During set-up, where nothing is
+recorded yet, Ctrl-C abandons the run at once (still through teardown).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import logging
+import platform
+import random
+import shutil
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from labrys.checkers import UNKNOWN, Verdict, exit_status
+from labrys.control import _cleanup
+from labrys.control._local import LocalCluster
+from labrys.errors import LabrysError, UsageError
+from labrys.harness._client import Completion
+from labrys.harness._combinators import (
+    any_of,
+    clients,
+    nemesis,
+    phases,
+    stagger,
+    time_limit,
+)
+from labrys.harness._display import RunDisplay
+from labrys.harness._generator import Generator, Invocation
+from labrys.harness._interpreter import Interpreter
+from labrys.harness._options import check_known, parse_options
+from labrys.harness._spec import TestSpec
+from labrys.harness._store import RunDir, create_run_dir, write_results, write_test_json
+from labrys.history import JsonlWriter, OpType, read_history
+from labrys.targets import ClientSource, HasLogs, HasVersion, get_target
+from labrys.workloads import get_workload
+
+CALL_TIMEOUT_S = 10.0
+"""The interpreter's deadline for one client call. Clients have their own, shorter
+timeouts (etcd's default is 5 s); this one catches a client that hangs regardless."""
+
+NEMESIS_TIMEOUT_S = 60.0
+"""The deadline of one nemesis action (a kill and restart can take seconds)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOutcome:
+    """What a run ended with.
+
+    Attributes:
+        run: the run's folder.
+        verdict: the composed verdict (unknown when the checks were skipped or the
+            run failed before recording anything).
+        exit_code: 0 valid, 1 invalid, 2 unknown, 255 the run itself failed.
+        error: why the run failed, when it did.
+        interrupted: how many times the user pressed Ctrl-C.
+    """
+
+    run: RunDir
+    verdict: Verdict
+    exit_code: int
+    error: str | None
+    interrupted: int
+
+
+class _Interrupts:
+    """Counts Ctrl-C and does what each press means at the current phase."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.count = 0
+        self.phase = "set-up"
+        self.interpreter: Interpreter | None = None
+        self._log = log
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.count += 1
+        if self.phase == "set-up":
+            raise KeyboardInterrupt
+        if self.count == 1:
+            self._log.warning("Ctrl-C: stopping the workload; the run will heal, tear down, "
+                              "check and store. Ctrl-C again to skip the checks.")
+            if self.interpreter is not None:
+                self.interpreter.stop()
+        else:
+            self._log.warning("Ctrl-C again: abandoning calls in flight and skipping the "
+                              "checks; tearing down.")
+            if self.interpreter is not None:
+                self.interpreter.abort()
+
+    @property
+    def skip_checks(self) -> bool:
+        return self.count >= 2
+
+
+class _NemesisClient:
+    """The nemesis behind the interpreter's client protocol: its result is the value."""
+
+    def __init__(self, nemesis: Any, on_faults: Callable[[str, Any], None]) -> None:
+        self._nemesis = nemesis
+        self._on_faults = on_faults
+
+    def invoke(self, invocation: Invocation) -> Completion:
+        try:
+            result = self._nemesis.invoke(invocation.f, invocation.value)
+        except LabrysError as e:
+            return Completion(type=OpType.INFO, value=invocation.value, error=str(e))
+        self._on_faults(invocation.f, result)
+        return Completion(type=OpType.INFO, value=result)
+
+    def close(self) -> None:
+        """The runner tears the nemesis down itself, after the run."""
+
+
+class _FaultTracker:
+    """The faults in force, as the display shows them: ``start-x`` adds x, ``stop-x``
+    removes it (the nemesis ops' naming convention)."""
+
+    def __init__(self) -> None:
+        self._faults: dict[str, None] = {}
+        self._lock = threading.Lock()
+
+    def update(self, f: str, result: Any) -> None:
+        verb, _, what = f.partition("-")
+        with self._lock:
+            if verb == "start" and what:
+                self._faults[what] = None
+            elif verb == "stop" and what:
+                self._faults.pop(what, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._faults)
+
+
+def _versions(target: object) -> dict[str, str]:
+    try:
+        labrys_version = importlib.metadata.version("labrys")
+    except importlib.metadata.PackageNotFoundError:
+        labrys_version = "unknown"
+    out = {"labrys": labrys_version, "python": platform.python_version()}
+    if isinstance(target, HasVersion):
+        out["target"] = target.version()
+    return out
+
+
+def _run_logger(run: RunDir, *, echo: bool) -> logging.Logger:
+    """A logger writing to the run's ``labrys.log`` (and to stderr when ``echo``)."""
+    log = logging.getLogger(f"labrys.run.{run.path}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    handler = logging.FileHandler(run.log, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    if echo:
+        stream = logging.StreamHandler()
+        stream.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        log.addHandler(stream)
+    return log
+
+
+def _close_logger(log: logging.Logger) -> None:
+    for handler in list(log.handlers):
+        handler.close()
+        log.removeHandler(handler)
+
+
+def build_generator(*, workload_gen: Generator, spec: TestSpec,
+                    nemesis_gen: Generator | None, final_gen: Generator | None) -> Generator:
+    """Clients for ``time_limit`` at ``rate`` beside the nemesis schedule, then the final heal.
+
+    The nemesis schedule is cut at the same time limit as the clients, so the final
+    heal is the last thing that happens.
+    """
+    client_gen = workload_gen if spec.rate == 0 else stagger(1.0 / spec.rate, workload_gen)
+    main = clients(time_limit(spec.time_limit_s, client_gen))
+    if nemesis_gen is not None:
+        main = any_of(main, nemesis(time_limit(spec.time_limit_s, nemesis_gen)))
+    if final_gen is None:
+        return main
+    return phases(main, nemesis(final_gen))
+
+
+def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> RunOutcome:
+    """Run the test ``spec`` describes, end to end (see the module docstring).
+
+    Raises:
+        LabrysError: bad input, found before any node was created. Failures after
+            that point are reported in the outcome (exit code 255), not raised, because
+            the run folder exists and must be completed.
+    """
+    seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
+    spec = spec.with_seed(seed)
+    target_entry = get_target(spec.target)
+    workload_entry = get_workload(spec.workload)
+    check_known(spec.options, (f"target {spec.target}", target_entry.options),
+                (f"workload {spec.workload}", workload_entry.options))
+    target = target_entry.make(parse_options(target_entry.options, spec.options))
+    workload = workload_entry.make(parse_options(workload_entry.options, spec.options))
+    if not isinstance(target, ClientSource) or workload.client_kind not in target.client_kinds():
+        raise UsageError(f"target {spec.target} has no {workload.client_kind!r} client, which "
+                         f"workload {spec.workload} needs")
+    nemesis_plan = _nemesis_plan(spec)
+    versions = _versions(target)
+    started = dt.datetime.now()
+    run = create_run_dir(Path(spec.store), spec.test_name, now=started)
+    log = _run_logger(run, echo=not console.is_terminal)
+    write_test_json(run, spec, versions=versions, command=list(command), started=started)
+    log.info("run %s: %s on %d nodes, workload %s, nemesis %s, %.0f s, seed %d", run.path,
+             spec.target, spec.nodes, spec.workload, ",".join(spec.nemesis) or "none",
+             spec.time_limit_s, seed)
+
+    interrupts = _Interrupts(log)
+    previous_sigint = signal.signal(signal.SIGINT, interrupts)
+    error: str | None = None
+    summary: dict[str, Any] = {"seed": seed}
+    try:
+        with _cleanup.exit_on_signals():
+            summary |= _lifecycle(spec, run, log, target, workload, nemesis_plan, interrupts,
+                                  console)
+    except KeyboardInterrupt:
+        error = "interrupted during set-up"
+        log.warning("%s; the cluster was torn down", error)
+    except SystemExit as e:
+        error = f"terminated by a signal (exit {e.code})"
+        log.warning("%s; the cluster was torn down", error)
+    except LabrysError as e:
+        error = str(e)
+        log.error("run failed: %s", error)
+    except Exception as e:  # a bug: keep the traceback in the log, end the run cleanly
+        error = f"internal error ({type(e).__name__}: {e}); the traceback is in {run.log}"
+        log.error("run failed with a bug:\n%s", traceback.format_exc())
+
+    interrupts.phase = "checking"
+    verdict = _check(run, workload, interrupts, log, error)
+    summary |= {"error": error, "interrupted": interrupts.count,
+                "ended": dt.datetime.now().isoformat(timespec="seconds")}
+    write_results(run, verdict, summary=summary)
+    signal.signal(signal.SIGINT, previous_sigint)
+    log.info("verdict: %s; results in %s", verdict.valid, run.results)
+    _close_logger(log)
+    # A run that failed (set-up, a crash, a signal) is 255 whatever was recorded; a run
+    # stopped by Ctrl-C ended normally and its verdict speaks.
+    code = 255 if error is not None else exit_status(verdict.valid)
+    return RunOutcome(run=run, verdict=verdict, exit_code=code, error=error,
+                      interrupted=interrupts.count)
+
+
+def _history_exists(run: RunDir) -> bool:
+    return run.history.exists() and run.history.stat().st_size > 0
+
+
+@dataclass(frozen=True, slots=True)
+class _NemesisPlan:
+    """How to build the nemesis once the cluster and target exist."""
+
+    names: tuple[str, ...]
+    build: Callable[[Any, Any, random.Random], tuple[Any, Generator, Generator]] | None
+
+
+def _nemesis_plan(spec: TestSpec) -> _NemesisPlan:
+    if not spec.nemesis:
+        return _NemesisPlan((), None)
+    from labrys.harness._faults import plan_faults
+
+    return plan_faults(spec)
+
+
+def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, workload: Any,
+               plan: _NemesisPlan, interrupts: _Interrupts, console: Console) -> dict[str, Any]:
+    cluster: LocalCluster | None = None
+    nemesis_obj: Any = None
+    faults = _FaultTracker()
+    out: dict[str, Any] = {}
+    try:
+        t0 = time.monotonic()
+        cluster = LocalCluster.up(spec.nodes)
+        log.info("nodes up: %s (%.1f s)", ", ".join(f"{n.name}={n.address}"
+                                                      for n in cluster.nodes),
+                 time.monotonic() - t0)
+        target.setup(cluster)
+        log.info("%s is up on every node (%.1f s)", spec.target, time.monotonic() - t0)
+        rng = random.Random(spec.seed)
+        nemesis_gen = final_gen = None
+        if plan.build is not None:
+            nemesis_obj, nemesis_gen, final_gen = plan.build(cluster, target, rng)
+        generator = build_generator(workload_gen=workload.generator(), spec=spec,
+                                    nemesis_gen=nemesis_gen, final_gen=final_gen)
+        nodes = list(cluster.nodes)
+        with JsonlWriter(run.history) as writer:
+            interpreter = Interpreter(
+                generator=generator,
+                concurrency=spec.concurrency,
+                open_client=lambda t: target.open_client(workload.client_kind,
+                                                         nodes[t % len(nodes)]),
+                nemesis=None if nemesis_obj is None else _NemesisClient(nemesis_obj,
+                                                                         faults.update),
+                record=writer.write,
+                rng=rng,
+                call_timeout_s=CALL_TIMEOUT_S,
+                nemesis_timeout_s=NEMESIS_TIMEOUT_S,
+                node_of=lambda t: nodes[t % len(nodes)].name,
+                on_error=log.error,
+            )
+            interrupts.interpreter = interpreter
+            interrupts.phase = "workload"
+            with RunDisplay(console, interpreter.progress, time_limit_s=spec.time_limit_s,
+                            clock_ns=interpreter.clock_ns, faults=faults.names,
+                            phase=lambda: "stopping" if interrupts.count else "workload"):
+                result = interpreter.run()
+        out |= {"ops": result.ops, "stopped_early": result.stopped,
+                "completed": dict(interpreter.progress.completed)}
+        log.info("workload ended: %d ops recorded%s", result.ops,
+                 " (stopped early)" if result.stopped else "")
+    finally:
+        interrupts.phase = "teardown"
+        _teardown(spec, run, log, cluster, target, nemesis_obj, faults)
+    return out
+
+
+def _teardown(spec: TestSpec, run: RunDir, log: logging.Logger, cluster: LocalCluster | None,
+              target: Any, nemesis_obj: Any, faults: _FaultTracker) -> None:
+    """Heal, keep the logs, stop the database, remove the nodes: each step even if an
+    earlier one failed, because each leaves its own debris otherwise."""
+    steps: list[tuple[str, Callable[[], object]]] = []
+    if nemesis_obj is not None:
+        steps.append(("heal the nemesis's faults", nemesis_obj.teardown))
+    if cluster is not None:
+        steps.append(("heal the network", cluster.heal))
+        steps.append(("copy the database's logs", lambda: _copy_logs(run, cluster, target)))
+        if not spec.leave_running:
+            steps.append((f"stop {spec.target}", lambda: target.teardown(cluster)))
+            steps.append(("remove the nodes", cluster.teardown))
+    for what, step in steps:
+        try:
+            step()
+        except Exception as e:  # keep going: the next step cleans up something else
+            log.error("teardown: could not %s: %s", what, e)
+    faults.clear()
+    if cluster is not None and spec.leave_running:
+        log.warning("the cluster %s is left running (--leave-running); remove it with "
+                    "`labrys cluster down`", cluster.prefix)
+    elif cluster is not None:
+        log.info("teardown done: faults healed, %s stopped, nodes removed", spec.target)
+
+
+def _copy_logs(run: RunDir, cluster: LocalCluster, target: Any) -> None:
+    if not isinstance(target, HasLogs):
+        return
+    for node in cluster.nodes:
+        for path in target.log_files(node):
+            shutil.copy2(path, run.node_dir(node.name) / path.name)
+
+
+def _check(run: RunDir, workload: Any, interrupts: _Interrupts, log: logging.Logger,
+           error: str | None) -> Verdict:
+    if interrupts.skip_checks:
+        return Verdict(checker="run", valid=UNKNOWN,
+                       explanation="the run was interrupted twice, so the checks were "
+                       f"skipped; the history is kept in {run.history}")
+    if not _history_exists(run):
+        return Verdict(checker="run", valid=UNKNOWN,
+                       explanation=f"nothing was recorded ({error or 'no operations'})")
+    try:
+        history = read_history(run.history)
+        t0 = time.monotonic()
+        verdict = workload.check(history)
+        log.info("checked %d ops in %.1f s", len(history), time.monotonic() - t0)
+        return verdict
+    except LabrysError as e:
+        log.error("could not check the history: %s", e)
+        return Verdict(checker="run", valid=UNKNOWN, explanation=f"could not check: {e}")
+    except Exception as e:  # a checker bug must not cost the run its stored history
+        log.error("the checks crashed:\n%s", traceback.format_exc())
+        return Verdict(checker="run", valid=UNKNOWN,
+                       explanation=f"the checks crashed ({type(e).__name__}: {e}); this is a "
+                       f"bug in labrys, the traceback is in {run.log}")

@@ -1,0 +1,283 @@
+"""The test spec: one validated value that says everything about a run.
+
+A run is described once, by a `TestSpec`, and that value is passed explicitly to every
+part of the harness (Jepsen's ``test`` map, made a frozen dataclass). It comes from
+three places, in increasing priority:
+
+1. the defaults below, which are the product's default run: etcd on 3 local nodes,
+   the register workload, partitions and kills every 10 s, 60 s, 10 clients;
+2. a TOML file (``labrys run spec.toml``) or the ``test.json`` of an earlier run
+   (``--replay``), whose ``spec`` table has the same keys;
+3. command-line flags, which always win.
+
+Example ``spec.toml``::
+
+    target = "etcd"
+    workload = "register"
+    nemesis = ["partition"]
+    time_limit = 30          # seconds
+    rate = 200               # client ops per second, over all clients
+    [options]
+    read_mode = "serializable"
+
+Keys are the flag names without dashes (``time_limit`` or ``time-limit``); times are
+seconds. An unknown key or a bad value is refused with one line naming the key, the
+value and what would be accepted, before anything starts.
+
+The seed is part of the spec. A run without one draws a seed and records it in
+``test.json``, so every run can be scheduled again exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labrys.errors import UsageError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TestSpec:
+    """Everything that decides what a run does.
+
+    Attributes:
+        name: the test's name, the folder under the store; derived from target,
+            workload and nemeses when not given.
+        target: the database (``labrys.targets.TARGETS``).
+        nodes: how many nodes (named n1, n2…).
+        runtime: where nodes live: ``local`` (network namespaces on this machine).
+        workload: what clients do (``labrys.workloads.WORKLOADS``).
+        nemesis: the faults to inject, in the order of the schedule; empty for none.
+        nemesis_interval_s: seconds between the start of one fault and its heal, and
+            between a heal and the next fault.
+        time_limit_s: how long clients run, in seconds.
+        concurrency: how many client workers.
+        rate: client operations per second over all workers; 0 means as fast as the
+            workers can go.
+        seed: the seed of every random choice the generators make.
+        options: target and workload options (``read_mode=serializable``…), as text.
+        store: the folder where runs are stored.
+        leave_running: keep the cluster up after the run (for poking at it).
+    """
+
+    __test__ = False  # pytest: this is not a test class
+
+    name: str | None = None
+    target: str = "etcd"
+    nodes: int = 3
+    runtime: str = "local"
+    workload: str = "register"
+    nemesis: tuple[str, ...] = ("partition", "kill")
+    nemesis_interval_s: float = 10.0
+    time_limit_s: float = 60.0
+    concurrency: int = 10
+    rate: float = 100.0
+    seed: int | None = None
+    options: Mapping[str, str] = field(default_factory=dict)
+    store: str = "results"
+    leave_running: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.name is None or bool(_NAME.match(self.name)), "name", self.name,
+               "letters, digits, '.', '_' or '-', starting with a letter or digit")
+        _check(1 <= self.nodes <= 64, "nodes", self.nodes, "a count from 1 to 64")
+        _check(self.runtime == "local", "runtime", self.runtime,
+               "'local' (network namespaces on this machine)")
+        _check(self.nemesis_interval_s > 0, "nemesis_interval", self.nemesis_interval_s,
+               "a positive number of seconds")
+        _check(self.time_limit_s > 0, "time_limit", self.time_limit_s,
+               "a positive number of seconds")
+        _check(1 <= self.concurrency <= 1024, "concurrency", self.concurrency,
+               "a count of client workers from 1 to 1024")
+        _check(self.rate >= 0, "rate", self.rate,
+               "ops per second over all clients, or 0 for as fast as possible")
+        _check(self.seed is None or self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        _check(bool(self.store), "store", self.store, "a folder")
+
+    @property
+    def test_name(self) -> str:
+        """The name of the folder this test's runs are stored under."""
+        if self.name:
+            return self.name
+        faults = "+".join(self.nemesis) if self.nemesis else "none"
+        return f"{self.target}-{self.workload}-{faults}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec as the ``spec`` table of ``test.json``, in TOML/flag key names."""
+        return {key: _to_plain(getattr(self, attr)) for key, attr in _KEYS.items()}
+
+    def with_seed(self, seed: int) -> TestSpec:
+        return dataclasses.replace(self, seed=seed)
+
+
+# TOML/JSON key -> attribute. Times drop their unit suffix in files and flags because
+# seconds are the only unit a person would write there.
+_KEYS = {
+    "name": "name",
+    "target": "target",
+    "nodes": "nodes",
+    "runtime": "runtime",
+    "workload": "workload",
+    "nemesis": "nemesis",
+    "nemesis_interval": "nemesis_interval_s",
+    "time_limit": "time_limit_s",
+    "concurrency": "concurrency",
+    "rate": "rate",
+    "seed": "seed",
+    "options": "options",
+    "store": "store",
+    "leave_running": "leave_running",
+}
+
+
+def _check(ok: bool, key: str, value: object, expected: str) -> None:
+    if not ok:
+        raise UsageError(f"{key}={value!r} is not valid; expected {expected}")
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """Convert a TOML/JSON/flag value to the attribute's type, or say why not."""
+    attr = _KEYS[key]
+    if attr in ("nodes", "concurrency", "seed"):
+        if value is None and attr == "seed":
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"{key}={value!r} is not valid; expected a whole number")
+        return value
+    if attr in ("nemesis_interval_s", "time_limit_s", "rate"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UsageError(f"{key}={value!r} is not valid; expected a number")
+        return float(value)
+    if attr == "leave_running":
+        if not isinstance(value, bool):
+            raise UsageError(f"{key}={value!r} is not valid; expected true or false")
+        return value
+    if attr == "nemesis":
+        return parse_nemesis(value)
+    if attr == "options":
+        if not isinstance(value, Mapping):
+            raise UsageError(f"options={value!r} is not valid; expected a table of key = value")
+        return {str(k): _option_text(v) for k, v in value.items()}
+    if attr == "name" and value is None:
+        return None
+    if not isinstance(value, str):
+        raise UsageError(f"{key}={value!r} is not valid; expected text")
+    return value
+
+
+def _option_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise UsageError(f"option value {value!r} is not valid; expected text, a number or a bool")
+
+
+def parse_nemesis(value: Any) -> tuple[str, ...]:
+    """A nemesis list from ``"partition,kill"``, ``["partition", "kill"]`` or ``"none"``."""
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",")]
+    elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        items = [part.strip() for part in value]
+    else:
+        raise UsageError(
+            f"nemesis={value!r} is not valid; expected a comma list such as 'partition,kill'"
+        )
+    items = [item for item in items if item and item != "none"]
+    if len(set(items)) != len(items):
+        raise UsageError(f"nemesis={value!r} names a fault twice; name each once")
+    return tuple(items)
+
+
+def parse_option(text: str) -> tuple[str, str]:
+    """``key=value`` from ``--option``; refuses anything else."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--option {text!r} is not valid; expected key=value, "
+                         "e.g. --option read_mode=serializable")
+    return key.strip(), value.strip()
+
+
+def spec_from_mapping(raw: Mapping[str, Any], *, source: str) -> dict[str, Any]:
+    """Validated attribute values from a TOML table or a ``test.json`` spec.
+
+    Returns a dict of `TestSpec` attribute names to values (only the keys present).
+
+    Raises:
+        UsageError: an unknown key (the message lists the known ones) or a bad value.
+    """
+    out: dict[str, Any] = {}
+    for raw_key, value in raw.items():
+        key = raw_key.replace("-", "_")
+        if key not in _KEYS:
+            raise UsageError(
+                f"{source}: unknown key {raw_key!r}; known keys: {', '.join(_KEYS)}"
+            )
+        try:
+            out[_KEYS[key]] = _coerce(key, value)
+        except UsageError as e:
+            raise UsageError(f"{source}: {e}") from None
+    return out
+
+
+def load_spec_file(path: Path) -> dict[str, Any]:
+    """Attribute values from a TOML spec or from an earlier run's ``test.json``.
+
+    Raises:
+        UsageError: the file is missing, does not parse, or holds an unknown key or a
+            bad value.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot read the spec {path}: {e.strerror}; check the path") from None
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise UsageError(f"{path}: not JSON ({e.msg}, line {e.lineno})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
+            raise UsageError(f"{path}: no 'spec' object; --replay takes a run's test.json")
+        return spec_from_mapping(data["spec"], source=str(path))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{path}: not valid TOML ({e})") from None
+    return spec_from_mapping(data, source=str(path))
+
+
+def build_spec(*layers: Mapping[str, Any]) -> TestSpec:
+    """A `TestSpec` from attribute layers, later layers winning; None values are skipped.
+
+    ``options`` merge key by key, so a flag can override one option of a file.
+
+    Raises:
+        UsageError: a value is out of range.
+    """
+    merged: dict[str, Any] = {}
+    options: dict[str, str] = {}
+    for layer in layers:
+        for attr, value in layer.items():
+            if value is None:
+                continue
+            if attr == "options":
+                options.update(value)
+            else:
+                merged[attr] = value
+    return TestSpec(**merged, options=options)

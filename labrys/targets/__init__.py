@@ -1,0 +1,35 @@
+"""Targets: the databases labrys can run, one module each.
+
+`TARGETS` maps a name (``labrys run --target NAME``) to a `TargetEntry`: its options
+and a constructor. A target implements `Target` (setup, teardown) and whichever
+capabilities it has (clients, logs, version; kill, pause and primaries for the
+nemesis), see ``_target.py``.
+
+Example:
+    >>> entry = get_target("etcd")
+    >>> sorted(entry.options)
+    ['client_timeout_s', 'etcd_binary', 'read_mode']
+"""
+
+from labrys.errors import UsageError
+from labrys.targets import etcd
+from labrys.targets._target import ClientSource, HasLogs, HasVersion, Target, TargetEntry
+
+TARGETS: dict[str, TargetEntry] = {e.name: e for e in [etcd.ENTRY]}
+
+
+def get_target(name: str) -> TargetEntry:
+    """The target called ``name``.
+
+    Raises:
+        UsageError: there is none; the message lists those there are.
+    """
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise UsageError(f"unknown target {name!r}; choose one of: "
+                         f"{', '.join(TARGETS)}") from None
+
+
+__all__ = ["TARGETS", "ClientSource", "HasLogs", "HasVersion", "Target", "TargetEntry",
+           "get_target"]

@@ -1,0 +1,86 @@
+"""The target protocol: a database on a cluster, and what else it can do.
+
+Following Jepsen's ``jepsen.db``, the required protocol is tiny: `Target` is
+``setup`` (install, configure, start, wait until it serves) and ``teardown`` (stop it
+and keep its logs). Everything else is a separate capability that a target has or
+has not, and the runner or nemesis asks ``isinstance(target, Killable)`` rather than
+catching ``NotImplementedError`` (STYLE.md item 1):
+
+- `ClientSource`: clients of the kinds workloads need (``"register"``…);
+- `HasLogs`: the log files to copy into the run;
+- `HasVersion`: the version string recorded in ``test.json``;
+- process faults (``Killable``, ``Pausable``, primaries) are the nemesis package's
+  protocols, implemented structurally by targets that support them.
+
+Targets are chosen by name from `TARGETS`; each declares its ``--option`` keys as
+data (`Option`), so an unknown key is refused with the list of known ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from labrys.control._node import Cluster, Node
+from labrys.harness import Client
+from labrys.harness._options import Option
+
+
+@runtime_checkable
+class Target(Protocol):
+    """A database that can be set up on a cluster and torn down again."""
+
+    def setup(self, cluster: Cluster) -> None:
+        """Install and start the database on every node; return once it serves.
+
+        Raises:
+            TargetError: it did not start or answer in time (naming node and log).
+        """
+        ...
+
+    def teardown(self, cluster: Cluster) -> None:
+        """Stop the database on every node. Idempotent; must not raise for a node
+        that is already down."""
+        ...
+
+
+@runtime_checkable
+class ClientSource(Protocol):
+    """A target that supplies clients for workloads."""
+
+    def client_kinds(self) -> tuple[str, ...]:
+        """The kinds of client it supplies (``"register"``…)."""
+        ...
+
+    def open_client(self, kind: str, node: Node) -> Client:
+        """A client of ``kind`` talking to ``node``. Opening must not change the data."""
+        ...
+
+
+@runtime_checkable
+class HasLogs(Protocol):
+    """A target whose nodes write logs worth keeping with the run."""
+
+    def log_files(self, node: Node) -> list[Path]:
+        """The log files on ``node``, to be copied into ``nodes/<node>/``."""
+        ...
+
+
+@runtime_checkable
+class HasVersion(Protocol):
+    """A target that can say which version of the database it runs."""
+
+    def version(self) -> str:
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetEntry:
+    """A target by name: its options, and how to make it from their typed values."""
+
+    name: str
+    summary: str
+    options: Mapping[str, Option]
+    make: Callable[[Mapping[str, Any]], Target]

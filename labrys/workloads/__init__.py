@@ -1,0 +1,34 @@
+"""Workloads: the operations clients perform and the checkers that judge them.
+
+`WORKLOADS` maps a name (``labrys run --workload NAME``) to a `WorkloadEntry`; each
+workload is a generator of client invocations, the kind of client it needs from the
+target, and a check of the resulting history.
+
+Example:
+    >>> entry = get_workload("register")
+    >>> workload = entry.make({"ops_per_key": 50, "values": 5, "check_timeout_s": 30.0})
+    >>> workload.client_kind
+    'register'
+"""
+
+from labrys.errors import UsageError
+from labrys.workloads import register
+from labrys.workloads._workload import Workload, WorkloadEntry
+
+WORKLOADS: dict[str, WorkloadEntry] = {e.name: e for e in [register.ENTRY]}
+
+
+def get_workload(name: str) -> WorkloadEntry:
+    """The workload called ``name``.
+
+    Raises:
+        UsageError: there is none; the message lists those there are.
+    """
+    try:
+        return WORKLOADS[name]
+    except KeyError:
+        raise UsageError(f"unknown workload {name!r}; choose one of: "
+                         f"{', '.join(WORKLOADS)}") from None
+
+
+__all__ = ["WORKLOADS", "Workload", "WorkloadEntry", "get_workload"]

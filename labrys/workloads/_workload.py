@@ -1,0 +1,51 @@
+"""The workload protocol: what clients do, and how to judge what they saw.
+
+A workload bundles three things that only make sense together (Jepsen's test map
+keys ``:generator``, ``:client``, ``:checker``):
+
+- a *generator* of client invocations, unbounded in time (the runner adds the time
+  limit and the rate);
+- the *kind of client* it needs (``"register"``): the target supplies a client of that
+  kind, because only the target knows how to read and write its database;
+- a *check*: a pure function from the recorded history to a verdict.
+
+Workloads are chosen by name from `WORKLOADS`; each declares its ``--option`` keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from labrys.checkers import Verdict
+from labrys.harness import Generator
+from labrys.harness._options import Option
+from labrys.history import History
+
+
+class Workload(Protocol):
+    """A workload (see the module docstring)."""
+
+    @property
+    def client_kind(self) -> str:
+        """The kind of client a target must supply (``"register"``)."""
+        ...
+
+    def generator(self) -> Generator:
+        """Client invocations, forever; the runner bounds them in time and rate."""
+        ...
+
+    def check(self, history: History) -> Verdict:
+        """The verdict on a history this workload produced (pure; touches no cluster)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadEntry:
+    """A workload by name: its options and how to make it from their typed values."""
+
+    name: str
+    summary: str
+    options: Mapping[str, Option]
+    make: Callable[[Mapping[str, Any]], Workload]
