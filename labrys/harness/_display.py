@@ -71,7 +71,7 @@ class RunDisplay:
             self._live.__exit__(kind, error, tb)
         if self._thread is not None:
             self._thread.join(timeout=1.0)
-        self._console.print(self.line())
+        self._console.print(self.line(), soft_wrap=True, markup=False)
 
     def _numbers(self) -> tuple[float, int, float]:
         elapsed = max(self._clock_ns() / 1e9 - self._progress.started_ns / 1e9, 0.0)

@@ -32,7 +32,6 @@ import platform
 import random
 import shutil
 import signal
-import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -46,7 +45,6 @@ from labrys.checkers import UNKNOWN, Verdict, exit_status
 from labrys.control import _cleanup
 from labrys.control._local import LocalCluster
 from labrys.errors import LabrysError, UsageError
-from labrys.harness._client import Completion
 from labrys.harness._combinators import (
     any_of,
     clients,
@@ -56,12 +54,13 @@ from labrys.harness._combinators import (
     time_limit,
 )
 from labrys.harness._display import RunDisplay
-from labrys.harness._generator import Generator, Invocation
+from labrys.harness._faults import FaultPlan, FaultTracker, NemesisClient, plan_faults
+from labrys.harness._generator import Generator
 from labrys.harness._interpreter import Interpreter
 from labrys.harness._options import check_known, parse_options
 from labrys.harness._spec import TestSpec
 from labrys.harness._store import RunDir, create_run_dir, write_results, write_test_json
-from labrys.history import JsonlWriter, OpType, read_history
+from labrys.history import JsonlWriter, read_history
 from labrys.targets import ClientSource, HasLogs, HasVersion, get_target
 from labrys.workloads import get_workload
 
@@ -120,50 +119,6 @@ class _Interrupts:
     @property
     def skip_checks(self) -> bool:
         return self.count >= 2
-
-
-class _NemesisClient:
-    """The nemesis behind the interpreter's client protocol: its result is the value."""
-
-    def __init__(self, nemesis: Any, on_faults: Callable[[str, Any], None]) -> None:
-        self._nemesis = nemesis
-        self._on_faults = on_faults
-
-    def invoke(self, invocation: Invocation) -> Completion:
-        try:
-            result = self._nemesis.invoke(invocation.f, invocation.value)
-        except LabrysError as e:
-            return Completion(type=OpType.INFO, value=invocation.value, error=str(e))
-        self._on_faults(invocation.f, result)
-        return Completion(type=OpType.INFO, value=result)
-
-    def close(self) -> None:
-        """The runner tears the nemesis down itself, after the run."""
-
-
-class _FaultTracker:
-    """The faults in force, as the display shows them: ``start-x`` adds x, ``stop-x``
-    removes it (the nemesis ops' naming convention)."""
-
-    def __init__(self) -> None:
-        self._faults: dict[str, None] = {}
-        self._lock = threading.Lock()
-
-    def update(self, f: str, result: Any) -> None:
-        verb, _, what = f.partition("-")
-        with self._lock:
-            if verb == "start" and what:
-                self._faults[what] = None
-            elif verb == "stop" and what:
-                self._faults.pop(what, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def names(self) -> list[str]:
-        with self._lock:
-            return list(self._faults)
 
 
 def _versions(target: object) -> dict[str, str]:
@@ -233,7 +188,7 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     if not isinstance(target, ClientSource) or workload.client_kind not in target.client_kinds():
         raise UsageError(f"target {spec.target} has no {workload.client_kind!r} client, which "
                          f"workload {spec.workload} needs")
-    nemesis_plan = _nemesis_plan(spec)
+    fault_plan = plan_faults(spec)
     versions = _versions(target)
     started = dt.datetime.now()
     run = create_run_dir(Path(spec.store), spec.test_name, now=started)
@@ -249,7 +204,7 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     summary: dict[str, Any] = {"seed": seed}
     try:
         with _cleanup.exit_on_signals():
-            summary |= _lifecycle(spec, run, log, target, workload, nemesis_plan, interrupts,
+            summary |= _lifecycle(spec, run, log, target, workload, fault_plan, interrupts,
                                   console)
     except KeyboardInterrupt:
         error = "interrupted during set-up"
@@ -283,27 +238,11 @@ def _history_exists(run: RunDir) -> bool:
     return run.history.exists() and run.history.stat().st_size > 0
 
 
-@dataclass(frozen=True, slots=True)
-class _NemesisPlan:
-    """How to build the nemesis once the cluster and target exist."""
-
-    names: tuple[str, ...]
-    build: Callable[[Any, Any, random.Random], tuple[Any, Generator, Generator]] | None
-
-
-def _nemesis_plan(spec: TestSpec) -> _NemesisPlan:
-    if not spec.nemesis:
-        return _NemesisPlan((), None)
-    from labrys.harness._faults import plan_faults
-
-    return plan_faults(spec)
-
-
 def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, workload: Any,
-               plan: _NemesisPlan, interrupts: _Interrupts, console: Console) -> dict[str, Any]:
+               plan: FaultPlan | None, interrupts: _Interrupts, console: Console) -> dict[str, Any]:
     cluster: LocalCluster | None = None
     nemesis_obj: Any = None
-    faults = _FaultTracker()
+    faults = FaultTracker()
     out: dict[str, Any] = {}
     try:
         t0 = time.monotonic()
@@ -315,7 +254,7 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
         log.info("%s is up on every node (%.1f s)", spec.target, time.monotonic() - t0)
         rng = random.Random(spec.seed)
         nemesis_gen = final_gen = None
-        if plan.build is not None:
+        if plan is not None:
             nemesis_obj, nemesis_gen, final_gen = plan.build(cluster, target, rng)
         generator = build_generator(workload_gen=workload.generator(), spec=spec,
                                     nemesis_gen=nemesis_gen, final_gen=final_gen)
@@ -326,8 +265,8 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
                 concurrency=spec.concurrency,
                 open_client=lambda t: target.open_client(workload.client_kind,
                                                          nodes[t % len(nodes)]),
-                nemesis=None if nemesis_obj is None else _NemesisClient(nemesis_obj,
-                                                                         faults.update),
+                nemesis=None if nemesis_obj is None else NemesisClient(nemesis_obj,
+                                                                        faults.update),
                 record=writer.write,
                 rng=rng,
                 call_timeout_s=CALL_TIMEOUT_S,
@@ -352,7 +291,7 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
 
 
 def _teardown(spec: TestSpec, run: RunDir, log: logging.Logger, cluster: LocalCluster | None,
-              target: Any, nemesis_obj: Any, faults: _FaultTracker) -> None:
+              target: Any, nemesis_obj: Any, faults: FaultTracker) -> None:
     """Heal, keep the logs, stop the database, remove the nodes: each step even if an
     earlier one failed, because each leaves its own debris otherwise."""
     steps: list[tuple[str, Callable[[], object]]] = []

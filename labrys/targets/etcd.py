@@ -144,37 +144,39 @@ class Etcd:
                               serializable=self.read_mode == "serializable",
                               timeout_s=self.client_timeout_s)
 
-    def start(self, node: Node) -> str:
-        """Start the member on ``node`` if it is not running (after a kill)."""
+    def start(self, node: str) -> None:
+        """Start the member on ``node`` again with its data, if it is not running."""
         with self._lock:
-            member = self._members.get(node.name)
+            member = self._members.get(node)
             if member is not None and member.process.alive:
-                return "already running"
-        self._spawn(node, state="existing")
-        return "started"
+                return
+        self._spawn(self._node(node), state="existing")
 
-    def kill(self, node: Node) -> str:
-        """SIGKILL the member on ``node`` and reap it."""
+    def kill(self, node: str) -> None:
+        """SIGKILL the member on ``node`` and reap it, so a restart finds no stale lock."""
         with self._lock:
-            member = self._members.pop(node.name, None)
-        if member is None:
-            return "not running"
-        member.process.kill()
-        return "killed"
+            member = self._members.pop(node, None)
+        if member is not None:
+            member.process.kill()
 
-    def pause(self, node: Node) -> str:
+    def pause(self, node: str) -> None:
         """SIGSTOP the member on ``node``."""
-        return self._signal(node, signal.SIGSTOP, "paused")
+        self._signal(node, signal.SIGSTOP)
 
-    def resume(self, node: Node) -> str:
+    def resume(self, node: str) -> None:
         """SIGCONT the member on ``node``."""
-        return self._signal(node, signal.SIGCONT, "resumed")
+        self._signal(node, signal.SIGCONT)
 
-    def primaries(self, cluster: Cluster) -> list[str]:
-        """The nodes whose member is the leader, as far as reachable members say."""
+    def primaries(self) -> list[str]:
+        """The nodes whose member is the leader, as far as reachable members say.
+
+        Asked of every member with a short timeout; a member cut off from the leader
+        may still name an old one, so the answer can hold two nodes mid-election.
+        """
+        assert self._cluster is not None
         ids: dict[str, int] = {}
         leaders: set[int] = set()
-        for node in cluster.nodes:
+        for node in self._cluster.nodes:
             try:
                 status = httpx.post(f"http://{node.address}:{CLIENT_PORT}/v3/maintenance/status",
                                     json={}, timeout=1.0).json()
@@ -187,13 +189,15 @@ class Etcd:
 
     # -- pieces ------------------------------------------------------------------------
 
-    def _signal(self, node: Node, sig: int, done: str) -> str:
+    def _node(self, name: str) -> Node:
+        assert self._cluster is not None
+        return self._cluster.node(name)
+
+    def _signal(self, node: str, sig: int) -> None:
         with self._lock:
-            member = self._members.get(node.name)
-        if member is None or not member.process.alive:
-            return "not running"
-        member.process.signal(sig)
-        return done
+            member = self._members.get(node)
+        if member is not None and member.process.alive:
+            member.process.signal(sig)
 
     def _spawn(self, node: Node, *, state: str) -> None:
         assert self._cluster is not None

@@ -1,0 +1,99 @@
+"""The test spec: defaults, TOML, replayed test.json, flags winning, one-line refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from labrys.errors import UsageError
+from labrys.harness import TestSpec, build_spec, load_spec_file
+from labrys.harness._options import Option, check_known, choice, parse_options
+from labrys.harness._spec import parse_nemesis, parse_option
+
+
+def test_the_default_spec_is_the_default_run_of_the_issue():
+    spec = TestSpec()
+    assert (spec.target, spec.nodes, spec.runtime, spec.workload, spec.nemesis,
+            spec.nemesis_interval_s, spec.time_limit_s, spec.concurrency) == (
+        "etcd", 3, "local", "register", ("partition", "kill"), 10.0, 60.0, 10)
+    assert spec.test_name == "etcd-register-partition+kill"
+
+
+def test_toml_then_flags_flags_win_and_options_merge_per_key(tmp_path: Path):
+    path = tmp_path / "spec.toml"
+    path.write_text('nemesis = ["partition"]\ntime-limit = 30\nconcurrency = 4\n'
+                    '[options]\nread_mode = "serializable"\nops_per_key = 50\n')
+    spec = build_spec(load_spec_file(path), {"concurrency": 7, "time_limit_s": None,
+                                             "options": {"ops_per_key": "20"}})
+    assert spec.nemesis == ("partition",)
+    assert spec.time_limit_s == 30.0
+    assert spec.concurrency == 7
+    assert dict(spec.options) == {"read_mode": "serializable", "ops_per_key": "20"}
+
+
+def test_a_replayed_test_json_gives_back_the_same_spec(tmp_path: Path):
+    spec = TestSpec(nemesis=("kill",), seed=42, options={"read_mode": "serializable"})
+    path = tmp_path / "test.json"
+    path.write_text(json.dumps({"spec": spec.to_json(), "seed": 42}))
+    assert build_spec(load_spec_file(path)) == spec
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("colour = 'red'\n", "unknown key 'colour'; known keys: name, target, nodes"),
+    ("nodes = 'three'\n", "nodes='three' is not valid; expected a whole number"),
+    ("nodes = 0\n", "nodes=0 is not valid; expected a count from 1 to 64"),
+    ("time_limit = -1\n", "time_limit=-1.0 is not valid; expected a positive number"),
+    ("rate = true\n", "rate=True is not valid; expected a number"),
+    ("runtime = 'docker'\n", "runtime='docker' is not valid; expected 'local'"),
+    ("nemesis = 'kill,kill'\n", "names a fault twice"),
+    ("leave_running = 'yes'\n", "expected true or false"),
+    ("nodes = [\n", "not valid TOML"),
+])
+def test_bad_files_are_refused_in_one_line_naming_the_key(tmp_path: Path, text, message):
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    with pytest.raises(UsageError) as e:
+        build_spec(load_spec_file(path))
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_a_missing_spec_file_says_so(tmp_path: Path):
+    with pytest.raises(UsageError, match="cannot read the spec"):
+        load_spec_file(tmp_path / "absent.toml")
+
+
+def test_nemesis_lists_and_none():
+    assert parse_nemesis("partition, kill") == ("partition", "kill")
+    assert parse_nemesis("none") == ()
+    assert parse_nemesis(["pause"]) == ("pause",)
+    with pytest.raises(UsageError):
+        parse_nemesis(3)
+
+
+def test_option_flags_need_key_equals_value():
+    assert parse_option("read_mode=serializable") == ("read_mode", "serializable")
+    with pytest.raises(UsageError, match="expected key=value"):
+        parse_option("read_mode")
+
+
+TABLE = {"read_mode": Option(name="read_mode", default="linearizable",
+                             parse=choice("linearizable", "serializable"),
+                             expected="linearizable or serializable", help="")}
+
+
+def test_options_parse_with_defaults_and_refuse_bad_values():
+    assert parse_options(TABLE, {}) == {"read_mode": "linearizable"}
+    assert parse_options(TABLE, {"read_mode": "serializable"}) == {"read_mode": "serializable"}
+    with pytest.raises(UsageError, match="read_mode='stale' is not valid; expected "
+                                         "linearizable or serializable"):
+        parse_options(TABLE, {"read_mode": "stale"})
+
+
+def test_unknown_options_are_refused_listing_the_known_ones_by_owner():
+    with pytest.raises(UsageError) as e:
+        check_known({"raed_mode": "x"}, ("target etcd", TABLE), ("workload register", {}))
+    assert str(e.value) == ("unknown --option 'raed_mode'; known options are "
+                            "(target etcd: read_mode; workload register: none)")
