@@ -334,7 +334,8 @@ class IndependentKeys:
         if not isinstance(step, tuple):
             return step
         inv, rest = step
-        inv = dataclasses.replace(inv, value=[key, inv.value])
+        inv = Invocation(f=inv.f, value=[key, inv.value], process=inv.process,
+                         time_ns=inv.time_ns, sleep_ns=inv.sleep_ns)
         used = self.used + 1 if key == self.key else 1
         if used >= self.ops_per_key:
             return inv, IndependentKeys(self.ops_per_key, self.gen, key + 1, 0, None)

@@ -1,0 +1,74 @@
+"""`labrys run` end to end: real etcd on three namespace nodes, partitions and kills.
+
+About 15 s of workload (plus a few seconds of set-up, teardown and checking). Skipped
+where it cannot run: without root (network namespaces) or without an etcd binary.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from labrys.control import leftovers
+from labrys.harness import TestSpec
+from labrys.harness._runner import run_test
+from labrys.history import read_history
+
+ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
+    pytest.mark.skipif(shutil.which("iptables") is None, reason="iptables is not installed"),
+    pytest.mark.skipif(not Path(ETCD).exists(),
+                       reason="etcd is not installed (apt-get install etcd-server)"),
+]
+
+
+def _etcd_pids() -> set[str]:
+    out = subprocess.run(["pgrep", "-x", "etcd"], capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_path: Path):
+    before_prefixes = {found.prefix for found in leftovers()}
+    before_etcd = _etcd_pids()
+    spec = TestSpec(nemesis=("partition", "kill"), nemesis_interval_s=3.0, time_limit_s=15.0,
+                    concurrency=5, rate=100.0, seed=7, store=str(tmp_path),
+                    options={"etcd_binary": ETCD, "ops_per_key": "50"})
+    out = io.StringIO()
+    outcome = run_test(spec, console=Console(file=out, width=120), command=["pytest"])
+
+    assert outcome.error is None, outcome.error
+    assert outcome.verdict.valid in (True, False, "unknown")
+    assert outcome.exit_code == {True: 0, False: 1, "unknown": 2}[outcome.verdict.valid]
+
+    run = outcome.run.path
+    assert run.parent == tmp_path / "etcd-register-partition+kill"
+    assert (tmp_path / "latest").resolve() == run.resolve()
+    for name in ("test.json", "history.jsonl", "results.json", "labrys.log"):
+        assert (run / name).stat().st_size > 0, name
+    for node in ("n1", "n2", "n3"):
+        assert (run / "nodes" / node / "etcd.log").stat().st_size > 0
+    test = json.loads((run / "test.json").read_text())
+    assert test["seed"] == 7 and test["versions"]["target"].startswith("3.")
+    results = json.loads((run / "results.json").read_text())
+    assert results["valid"] == outcome.verdict.valid
+
+    history = read_history(run / "history.jsonl")
+    oks = [op for op in history if op.is_client and op.type.value == "ok"]
+    assert len(oks) > 200
+    nemesis_fs = {op.f for op in history if op.process == "nemesis"}
+    assert {"start-partition", "kill"} & nemesis_fs
+    assert "stop-partition" in nemesis_fs  # the final heal is in the history
+
+    assert {found.prefix for found in leftovers()} <= before_prefixes
+    assert _etcd_pids() <= before_etcd
