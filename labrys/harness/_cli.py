@@ -109,9 +109,8 @@ def _report(console: Console, outcome: RunOutcome) -> None:
     print_verdict(console, outcome.verdict, title="verdict")
     if outcome.error is not None:
         console.print(f"[bold red]the run failed:[/bold red] {escape(outcome.error)}")
-    if outcome.interrupted:
-        console.print(f"interrupted by Ctrl-C ({outcome.interrupted}×): the verdict covers "
-                      "the history recorded until then")
+    if outcome.interrupted == 1:
+        console.print("interrupted by Ctrl-C: the verdict covers the history recorded until then")
     console.print(f"run stored in {escape(str(outcome.run.path))}")
     if outcome.verdict.valid is not True:
         rerun = shlex.join(["labrys", "run", "--replay", str(outcome.run.test_json)])

@@ -1,0 +1,60 @@
+"""The register workload: its ops, its per-key split, and how verdicts name ops."""
+
+from __future__ import annotations
+
+import random
+
+from labrys.checkers import Anomaly
+from labrys.harness import Context, clients, limit
+from labrys.history import History, op_from_dict
+from labrys.workloads import WORKLOADS, get_workload
+from labrys.workloads.register import _map_anomaly, split_by_key
+
+
+def h(*rows: tuple) -> History:
+    """Ops from ``(type, process, f, value)`` rows."""
+    return History(op_from_dict({"type": t, "process": p, "f": f, "value": v}, index=i)
+                   for i, (t, p, f, v) in enumerate(rows))
+
+
+def workload(**options):
+    entry = get_workload("register")
+    return entry.make({**{n: o.default for n, o in entry.options.items()}, **options})
+
+
+def test_the_registry_pins_the_workload_names():
+    assert list(WORKLOADS) == ["register"]
+
+
+def test_ops_are_read_write_cas_on_key_value_pairs_with_a_bounded_count_per_key():
+    g = limit(9, clients(workload(ops_per_key=4, values=3).generator()))
+    ctx = Context.initial(concurrency=1, rng=random.Random(2), nemesis=False)
+    values = []
+    while (step := g.op(ctx)) is not None:
+        inv, g = step
+        values.append((inv.f, inv.value))
+    keys = [v[0] for _, v in values]
+    assert keys == [0, 0, 0, 0, 1, 1, 1, 1, 2]
+    for f, (_, v) in values:
+        assert (f, v) == ("read", None) or (f == "write" and v in range(3)) or (
+            f == "cas" and len(v) == 2 and set(v) <= set(range(3)))
+
+
+def test_split_by_key_unwraps_values_keeps_indices_and_skips_the_nemesis():
+    history = h(("invoke", 0, "write", [1, 3]), ("info", "nemesis", "kill", None),
+                ("invoke", 1, "read", [2, None]), ("info", "nemesis", "kill", {"killed": []}),
+                ("ok", 0, "write", [1, 3]), ("ok", 1, "read", [2, 4]))
+    by_key = split_by_key(history)
+    assert {k: [(op.index, op.type.value, op.value) for op in ops]
+            for k, ops in by_key.items()} == {
+        1: [(0, "invoke", 3), (4, "ok", 3)],
+        2: [(2, "invoke", None), (5, "ok", 4)]}
+
+
+def test_anomalies_of_a_key_name_the_ops_of_the_whole_history():
+    a = Anomaly(kind="nonlinearizable", ops=(0, 2),
+                explanation="op 2 read 1 after op 0 wrote 2")
+    mapped = _map_anomaly(a, 7, [10, 11, 14, 15])
+    assert mapped.ops == (10, 14)
+    assert mapped.explanation == "key 7: op 14 read 1 after op 10 wrote 2"
+    assert mapped.data == {"key": 7}
