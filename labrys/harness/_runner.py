@@ -42,8 +42,7 @@ from typing import Any
 from rich.console import Console
 
 from labrys.checkers import UNKNOWN, Verdict, exit_status
-from labrys.control import _cleanup
-from labrys.control._local import LocalCluster
+from labrys.control import LocalCluster, exit_on_signals
 from labrys.errors import LabrysError, UsageError
 from labrys.harness._combinators import (
     any_of,
@@ -133,17 +132,20 @@ def _versions(target: object) -> dict[str, str]:
 
 
 def _run_logger(run: RunDir, *, echo: bool) -> logging.Logger:
-    """A logger writing to the run's ``labrys.log`` (and to stderr when ``echo``)."""
+    """A logger writing to the run's ``labrys.log``, and to stderr: everything when
+    ``echo``, warnings and errors otherwise."""
     log = logging.getLogger(f"labrys.run.{run.path}")
     log.setLevel(logging.INFO)
     log.propagate = False
     handler = logging.FileHandler(run.log, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
-    if echo:
-        stream = logging.StreamHandler()
-        stream.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        log.addHandler(stream)
+    # Without a terminal, the log is the display; with one, only warnings and errors
+    # (Ctrl-C acknowledged, a teardown step that failed) join the live panel.
+    stream = logging.StreamHandler()
+    stream.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    stream.setLevel(logging.INFO if echo else logging.WARNING)
+    log.addHandler(stream)
     return log
 
 
@@ -203,7 +205,7 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     error: str | None = None
     summary: dict[str, Any] = {"seed": seed}
     try:
-        with _cleanup.exit_on_signals():
+        with exit_on_signals():
             summary |= _lifecycle(spec, run, log, target, workload, fault_plan, interrupts,
                                   console)
     except KeyboardInterrupt:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from labrys.control._node import Cluster, Node
+from labrys.control import Cluster, Node
 from labrys.harness import Client
 from labrys.harness._options import Option
 

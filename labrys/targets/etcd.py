@@ -46,8 +46,7 @@ from typing import Any
 
 import httpx
 
-from labrys.control._node import Cluster, Node
-from labrys.control._spawn import NodeProcess
+from labrys.control import Cluster, Node, NodeProcess
 from labrys.errors import TargetError, UsageError
 from labrys.harness import Client, Completion, Invocation
 from labrys.harness._options import Option, choice, positive_float
