@@ -1,0 +1,181 @@
+"""What a node and a cluster are, whatever runtime holds them.
+
+A runtime (local namespaces today; docker or ssh later) implements these two
+protocols. Targets talk to `Node` only (install, configure, start, read logs);
+nemeses talk to `Cluster` for the network and to the target for processes. So a
+target written against the local runtime runs unchanged on another one, and a
+runtime that cannot do a fault says so with a `ControlError` instead of pretending.
+
+A grudge, in Jepsen's words, maps each node to the nodes it will not hear from: the
+partition ``n1|n2,n3`` is the grudge ``{n1: {n2, n3}, n2: {n1}, n3: {n1}}``. Packet
+faults reuse the same shape: ``{n2: {n1}}`` with a loss fault means packets from n1
+to n2 are lost, and nothing else. A grudge is directional on purpose, so one-way
+faults (Jepsen's majorities ring on 3 nodes, or a delay on one side of a link) are
+expressible; the topologies build symmetric ones where that is what they mean.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from labrys.control._spawn import NodeProcess
+from labrys.errors import ControlError
+
+Grudge = Mapping[str, Collection[str]]
+"""Node name → names of the nodes whose packets it drops (or loses, or delays)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandResult:
+    """How a command run to completion on a node ended.
+
+    Attributes:
+        node: the node it ran on (``"host"`` for the control machine itself).
+        argv: the command as given.
+        exit_code: its exit status; negative if a signal ended it.
+        stdout: what it printed, decoded as UTF-8 with replacement.
+        stderr: likewise.
+    """
+
+    node: str
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def check(self) -> CommandResult:
+        """Return self if the command succeeded, else raise `ControlError` saying why.
+
+        Raises:
+            ControlError: naming the node, the command and the first line of stderr.
+        """
+        if self.exit_code != 0:
+            detail = (self.stderr.strip() or self.stdout.strip()).splitlines()
+            why = detail[0] if detail else "no output"
+            raise ControlError(
+                f"{self.node}: `{shlex.join(self.argv)}` exited {self.exit_code}: {why}"
+            )
+        return self
+
+
+@runtime_checkable
+class Node(Protocol):
+    """One machine of a cluster, as a target sees it.
+
+    A node owns the processes it spawns: it can signal and reap them, and it kills
+    whatever is left when its cluster is torn down. Paths given to the file methods
+    are relative to `directory` unless absolute.
+    """
+
+    @property
+    def name(self) -> str:
+        """The short name (``n1``) that other nodes resolve through their hosts file."""
+        ...
+
+    @property
+    def address(self) -> str:
+        """The IPv4 address other nodes and the control machine reach it on."""
+        ...
+
+    @property
+    def directory(self) -> Path:
+        """A directory that belongs to this node alone: data, logs, configuration."""
+        ...
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout_s: float = 60.0,
+    ) -> CommandResult:
+        """Run a command on the node to completion and return how it ended.
+
+        A non-zero exit is a result, not an error; call `CommandResult.check` to
+        make it one. `env` adds to (and overrides) the control process's environment.
+
+        Raises:
+            ControlError: if the command cannot be started or runs past `timeout_s`.
+        """
+        ...
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> NodeProcess:
+        """Start a long-running process on the node, stdout and stderr appended to `log_path`.
+
+        The process leads its own process group, so signals sent through the handle
+        reach the children it forks (PostgreSQL's backends, for instance).
+        """
+        ...
+
+    def read_file(self, path: str | Path) -> bytes:
+        """The contents of a file on the node."""
+        ...
+
+    def write_file(self, path: str | Path, data: bytes | str) -> None:
+        """Replace a file on the node atomically, creating parent directories."""
+        ...
+
+
+@runtime_checkable
+class Cluster(Protocol):
+    """Nodes and the network between them.
+
+    Every network fault replaces the previous fault of the same kind (a new
+    partition is the whole partition, not an addition), and returns the grudge now
+    in force, so the nemesis can record exactly what was done. An empty grudge heals
+    that kind of fault.
+    """
+
+    @property
+    def nodes(self) -> Sequence[Node]: ...
+
+    def node(self, name: str) -> Node:
+        """The node called `name`.
+
+        Raises:
+            UsageError: if there is no such node (the message lists the names).
+        """
+        ...
+
+    def partition(self, grudge: Grudge) -> dict[str, list[str]]:
+        """Make each node drop every packet from the nodes it holds a grudge against."""
+        ...
+
+    def lose_packets(self, grudge: Grudge, *, probability: float) -> dict[str, list[str]]:
+        """Make each node lose packets from the given peers at random, with `probability`."""
+        ...
+
+    def delay_packets(
+        self, grudge: Grudge, *, delay_ms: float, jitter_ms: float = 0.0, seed: int = 0
+    ) -> dict[str, list[str]]:
+        """Hold packets from the given peers for `delay_ms` ± `jitter_ms` before delivery.
+
+        `seed` makes the jitter reproducible.
+        """
+        ...
+
+    def heal(self) -> None:
+        """Undo every network fault: partitions, loss and delay."""
+        ...
+
+    def teardown(self) -> None:
+        """Kill every process of every node and remove the nodes and their network.
+
+        Idempotent; after it the cluster cannot be used.
+        """
+        ...
