@@ -10,7 +10,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,5 +73,39 @@ def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_p
     assert {"start-partition", "kill"} & nemesis_fs
     assert "stop-partition" in nemesis_fs  # the final heal is in the history
 
+    assert {found.prefix for found in leftovers()} <= before_prefixes
+    assert _etcd_pids() <= before_etcd
+
+
+def test_ctrl_c_stops_the_workload_and_still_heals_checks_stores_and_cleans_up(tmp_path: Path):
+    before_prefixes = {found.prefix for found in leftovers()}
+    before_etcd = _etcd_pids()
+    command = [sys.executable, "-c", "import typer; from labrys.harness._cli import run; "
+               "typer.run(run)", "--time-limit", "60", "--nemesis", "partition",
+               "--nemesis-interval", "2", "--store", str(tmp_path), "--seed", "3",
+               "--option", f"etcd_binary={ETCD}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    try:
+        # Interrupt once the workload has visibly begun: a history with ops in it.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            histories = list(tmp_path.glob("*/*/history.jsonl"))
+            if histories and histories[0].stat().st_size > 5000:
+                break
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode in (0, 1, 2), output
+    run = (tmp_path / "latest").resolve()
+    results = json.loads((run / "results.json").read_text())
+    assert results["run"]["interrupted"] == 1
+    assert results["run"]["stopped_early"] is True
+    assert results["verdict"]["checker"] != "run"  # the workload's checkers ran
+    assert len(read_history(run / "history.jsonl")) > 0
+    assert "interrupted by Ctrl-C" in output
     assert {found.prefix for found in leftovers()} <= before_prefixes
     assert _etcd_pids() <= before_etcd
