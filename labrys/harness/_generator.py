@@ -133,8 +133,8 @@ class Context:
         """A view of this context holding only the threads ``keep`` accepts."""
         # Built directly rather than with dataclasses.replace: this runs once per op
         # per routing combinator, and replace costs several times more.
-        return Context(time_ns=self.time_ns, threads=tuple(t for t in self.threads if keep(t)),
-                       free=frozenset(t for t in self.free if keep(t)),
+        return Context(time_ns=self.time_ns, threads=tuple(filter(keep, self.threads)),
+                       free=frozenset(filter(keep, self.free)),
                        process_of=self.process_of, rng=self.rng)
 
 

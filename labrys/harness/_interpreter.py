@@ -195,6 +195,10 @@ class Interpreter:
                         self._time_out(thread, "interrupted")
                     break
                 self._expire(now)
+                if self._stop.is_set():
+                    # A sleep records nothing and does nothing: no reason to wait it out.
+                    for thread in [t for t, f in self._in_flight.items() if f.op is None]:
+                        del self._in_flight[thread]
                 if self._stop.is_set() or gen is None:
                     if not self._in_flight:
                         break

@@ -21,6 +21,7 @@ from labrys.harness import (
     once,
     repeat,
     seq,
+    sleep,
 )
 from labrys.history import History, JsonlWriter, Op, OpType, read_history
 
@@ -228,3 +229,16 @@ def test_abort_records_calls_in_flight_as_interrupted_at_once():
         release.set()
     assert shape(ops) == [(0, "invoke", 0, "write", 2, None),
                           (1, "info", 0, "write", 2, "interrupted")]
+
+
+def test_stop_does_not_wait_out_a_sleeping_nemesis():
+    ops: list[Op] = []
+    interp = Interpreter(generator=nemesis(seq(sleep(30), once("kill"))), concurrency=0,
+                         open_client=lambda t: EchoClient(), nemesis=FaultyNemesis(),
+                         record=ops.append, rng=random.Random(0), call_timeout_s=1)
+    runner = threading.Thread(target=interp.run)
+    runner.start()
+    interp.stop()
+    runner.join(5)
+    assert not runner.is_alive()
+    assert ops == []  # the kill after the sleep never happened
