@@ -248,7 +248,8 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
     out: dict[str, Any] = {}
     try:
         t0 = time.monotonic()
-        cluster = LocalCluster.up(spec.nodes)
+        # A cluster left running must outlive this process: no owner, no exit hook.
+        cluster = LocalCluster.up(spec.nodes, persistent=spec.leave_running)
         log.info("nodes up: %s (%.1f s)", ", ".join(f"{n.name}={n.address}"
                                                       for n in cluster.nodes),
                  time.monotonic() - t0)
