@@ -1,0 +1,69 @@
+"""The nemesis package as harness generators: the schedule drawn up front, the final heal."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from labrys.errors import UsageError
+from labrys.harness import Context, TestSpec
+from labrys.harness._faults import FaultTracker, plan_faults
+from tests.unit._nemesis_fakes import FakeCluster, NoCapabilities, ProcessTarget
+
+
+def drain(gen) -> list[tuple]:
+    """Every op of a nemesis-only generator, each thread freed at once (time stands still)."""
+    ctx = Context.initial(concurrency=0, rng=random.Random(0))
+    out = []
+    while (step := gen.op(ctx)) is not None:
+        inv, gen = step
+        out.append(("sleep", inv.sleep_ns) if inv.sleep_ns is not None else (inv.f, inv.value))
+    return out
+
+
+def test_the_schedule_sleeps_an_interval_before_each_op_and_covers_the_run():
+    spec = TestSpec(nemesis=("partition", "kill"), nemesis_interval_s=10, time_limit_s=30)
+    plan = plan_faults(spec)
+    _, schedule, final = plan.build(FakeCluster(3), ProcessTarget(), random.Random(4))
+    ops = drain(schedule)
+    assert len(ops) == 2 * (3 + 2)  # ceil(30 / 10) + 2 ops, each after a sleep
+    assert ops[0::2] == [("sleep", 10_000_000_000)] * 5
+    faults = [f for f, _ in ops[1::2]]
+    heals = {"start-partition": "stop-partition", "kill": "start"}
+    for fault, heal in zip(faults[0::2], faults[1::2], strict=False):
+        assert heals[fault] == heal
+    assert drain(final) == [("stop-partition", None), ("start", None)]
+
+
+def test_the_same_seed_draws_the_same_schedule():
+    spec = TestSpec(nemesis=("partition", "kill"), nemesis_interval_s=5, time_limit_s=60)
+
+    def draw(seed: int) -> list[tuple]:
+        _, schedule, _ = plan_faults(spec).build(FakeCluster(5), ProcessTarget(),
+                                                 random.Random(seed))
+        return drain(schedule)
+
+    assert draw(1) == draw(1)
+    assert draw(1) != draw(2)
+
+
+def test_no_faults_means_no_plan_and_unknown_faults_are_refused_up_front():
+    assert plan_faults(TestSpec(nemesis=())) is None
+    with pytest.raises(UsageError, match="unknown fault 'flood'"):
+        plan_faults(TestSpec(nemesis=("flood",)))
+
+
+def test_a_target_without_the_capability_is_refused_when_the_nemesis_is_built():
+    plan = plan_faults(TestSpec(nemesis=("kill",)))
+    with pytest.raises(UsageError):
+        plan.build(FakeCluster(3), NoCapabilities(), random.Random(0))
+
+
+def test_the_display_tracks_faults_in_force_from_nemesis_ops():
+    tracker = FaultTracker()
+    for f in ("start-partition", "kill", "stop-partition"):
+        tracker.update(f)
+    assert tracker.names() == ["kill"]
+    tracker.update("start")
+    assert tracker.names() == []
