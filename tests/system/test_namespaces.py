@@ -205,6 +205,7 @@ def test_after_sigkill_cluster_down_leaves_nothing():
     assert again.returncode == 0 and prefix not in again.stderr
 
 
+@pytest.mark.slow
 def test_command_line_up_exec_partition_heal_down():
     up = subprocess.run(
         [*CONTROL, "up", "--nodes", "3"], capture_output=True, text=True, timeout=60
