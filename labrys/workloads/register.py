@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labrys.checkers import CheckOptions, Verdict, compose, run_checker
+from labrys.checkers import CheckOptions, Verdict, check_safe, compose, run_checker
 from labrys.checkers._verdict import Anomaly
 from labrys.harness import Generator, Invocation, from_fn, independent_keys, mix
 from labrys.harness._options import Option, positive_float, positive_int
@@ -93,20 +93,26 @@ class RegisterWorkload:
                          anomalies=linear.anomalies,
                          details={"keys": len(per_key), "invalid_keys": invalid,
                                   "unknown_keys": unknown})
-        stats = run_checker("stats", history, CheckOptions())
+        stats = _safely("stats", history, CheckOptions())
         return compose([linear, stats], checker="register")
 
     def _check_key(self, key: Any, ops: list[Op]) -> Verdict:
         sub = History([_renumber(op, i) for i, op in enumerate(ops)])
-        verdict = run_checker("linearizable", sub,
-                              CheckOptions(model="cas-register", init=None,
-                                           timeout_s=self.check_timeout_s))
+        verdict = _safely("linearizable", sub,
+                          CheckOptions(model="cas-register", init=None,
+                                       timeout_s=self.check_timeout_s))
         to_original = [op.index for op in ops]
         anomalies = tuple(_map_anomaly(a, key, to_original) for a in verdict.anomalies)
         explanation = _map_text(verdict.explanation, to_original)
         return Verdict(checker=f"linearizable key {key}", valid=verdict.valid,
                        explanation=explanation, anomalies=anomalies,
                        details={**verdict.details, "key": key})
+
+
+def _safely(name: str, history: History, options: CheckOptions) -> Verdict:
+    """`run_checker`, with a checker that cannot even be loaded turned into unknown too,
+    so one broken checker never costs the run its other verdicts (Jepsen's check-safe)."""
+    return check_safe(name, lambda: run_checker(name, history, options))
 
 
 def split_by_key(history: History) -> dict[Any, list[Op]]:
@@ -148,7 +154,7 @@ def _renumber(op: Op, index: int) -> Op:
               value=op.value, node=op.node, error=op.error)
 
 
-_OP_REF = re.compile(r"\b(ops?) (\d+)")
+_OP_REF = re.compile(r"\b(ops?) (\d+)", re.IGNORECASE)
 
 
 def _map_text(text: str, to_original: list[int]) -> str:

@@ -53,8 +53,8 @@ def test_split_by_key_unwraps_values_keeps_indices_and_skips_the_nemesis():
 
 def test_anomalies_of_a_key_name_the_ops_of_the_whole_history():
     a = Anomaly(kind="nonlinearizable", ops=(0, 2),
-                explanation="op 2 read 1 after op 0 wrote 2")
+                explanation="Op 2 read 1 after op 0 wrote 2")
     mapped = _map_anomaly(a, 7, [10, 11, 14, 15])
     assert mapped.ops == (10, 14)
-    assert mapped.explanation == "key 7: op 14 read 1 after op 10 wrote 2"
+    assert mapped.explanation == "key 7: Op 14 read 1 after op 10 wrote 2"
     assert mapped.data == {"key": 7}
