@@ -18,7 +18,8 @@ guarantee that teardown happens:
 Interrupts. The first Ctrl-C stops new operations; calls in flight finish or time
 out, then steps 5 and 6 run as usual, so the run keeps its history and a verdict on
 it. A second Ctrl-C abandons calls in flight and skips the checks, but teardown still
-runs: a run never leaves a namespace, a process or a rule behind. SIGTERM and SIGHUP
+runs: a run never leaves a namespace, a process or a rule behind. A Ctrl-C while the
+checks run (after teardown) skips them; the history stays for ``labrys check``. SIGTERM and SIGHUP
 leave through the same teardown (as `SystemExit`). During set-up, where nothing is
 recorded yet, Ctrl-C abandons the run at once (still through teardown).
 """
@@ -102,7 +103,9 @@ class _Interrupts:
 
     def __call__(self, signum: int, frame: object) -> None:
         self.count += 1
-        if self.phase == "set-up":
+        if self.phase in ("set-up", "checking"):
+            # Nothing recorded yet to save, or the workload is over and only the
+            # (possibly long) checks remain: either way, leave the blocking call now.
             raise KeyboardInterrupt
         if self.count == 1:
             self._log.warning("Ctrl-C: stopping the workload; the run will heal, tear down, "
@@ -223,6 +226,7 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
 
     interrupts.phase = "checking"
     verdict = _check(run, workload, interrupts, log, error)
+    interrupts.phase = "storing"  # from here on a Ctrl-C is counted, never raised
     summary |= {"error": error, "interrupted": interrupts.count,
                 "ended": dt.datetime.now().isoformat(timespec="seconds")}
     write_results(run, verdict, summary=summary)
@@ -329,10 +333,11 @@ def _copy_logs(run: RunDir, cluster: LocalCluster, target: Any) -> None:
 
 def _check(run: RunDir, workload: Any, interrupts: _Interrupts, log: logging.Logger,
            error: str | None) -> Verdict:
+    skipped = Verdict(checker="run", valid=UNKNOWN,
+                      explanation="the checks were skipped (Ctrl-C); the history is kept in "
+                      f"{run.history} and `labrys check` can check it later")
     if interrupts.skip_checks:
-        return Verdict(checker="run", valid=UNKNOWN,
-                       explanation="the run was interrupted twice, so the checks were "
-                       f"skipped; the history is kept in {run.history}")
+        return skipped
     if not _history_exists(run):
         return Verdict(checker="run", valid=UNKNOWN,
                        explanation=f"nothing was recorded ({error or 'no operations'})")
@@ -342,6 +347,9 @@ def _check(run: RunDir, workload: Any, interrupts: _Interrupts, log: logging.Log
         verdict = workload.check(history)
         log.info("checked %d ops in %.1f s", len(history), time.monotonic() - t0)
         return verdict
+    except KeyboardInterrupt:
+        log.warning("Ctrl-C during the checks: skipping them")
+        return skipped
     except LabrysError as e:
         log.error("could not check the history: %s", e)
         return Verdict(checker="run", valid=UNKNOWN, explanation=f"could not check: {e}")
