@@ -23,7 +23,13 @@ from rich.markup import escape
 
 from labrys.errors import UsageError
 from labrys.harness._runner import RunOutcome, run_test
-from labrys.harness._spec import build_spec, load_spec_file, parse_nemesis, parse_option
+from labrys.harness._spec import (
+    build_spec,
+    load_spec_file,
+    parse_nemesis,
+    parse_option,
+    parse_topologies,
+)
 from labrys.report import print_verdict
 
 
@@ -45,6 +51,9 @@ def run(
     nemesis_interval: Annotated[float | None, typer.Option(
         help="Seconds between a fault and its heal, and between faults. [default: 10]",
         show_default=False)] = None,
+    topologies: Annotated[str | None, typer.Option(
+        help="Partitions to choose from, comma-separated (primaries, halves, one…). "
+        "[default: all that fit]", show_default=False)] = None,
     time_limit: Annotated[float | None, typer.Option(
         help="Seconds of workload. [default: 60]", show_default=False)] = None,
     concurrency: Annotated[int | None, typer.Option(
@@ -92,6 +101,7 @@ def run(
         "target": target, "nodes": nodes, "runtime": runtime, "workload": workload,
         "nemesis": None if nemesis is None else parse_nemesis(nemesis),
         "nemesis_interval_s": nemesis_interval, "time_limit_s": time_limit,
+        "topologies": None if topologies is None else parse_topologies(topologies),
         "concurrency": concurrency, "rate": rate, "seed": seed,
         "options": dict(parse_option(o) for o in option or []),
         "store": None if store is None else str(store), "leave_running": leave_running,

@@ -54,7 +54,8 @@ class FaultPlan:
         """
         spec = self.spec
         pkg = package(cluster, NemesisOptions(faults=spec.nemesis,
-                                              interval_s=spec.nemesis_interval_s),
+                                              interval_s=spec.nemesis_interval_s,
+                                              topologies=spec.topologies or None),
                       rng=random.Random(rng.getrandbits(64)), target=target)
         count = math.ceil(spec.time_limit_s / spec.nemesis_interval_s) + 2
         ops = list(itertools.islice(pkg.schedule(), count))

@@ -62,7 +62,7 @@ from labrys.harness._spec import TestSpec
 from labrys.harness._store import RunDir, create_run_dir, write_results, write_test_json
 from labrys.history import JsonlWriter, read_history
 from labrys.targets import ClientSource, HasLogs, HasVersion, get_target
-from labrys.workloads import get_workload
+from labrys.workloads import HasFinalGenerator, get_workload
 
 CALL_TIMEOUT_S = 10.0
 """The interpreter's deadline for one client call. Clients have their own, shorter
@@ -159,19 +159,21 @@ def _close_logger(log: logging.Logger) -> None:
 
 
 def build_generator(*, workload_gen: Generator, spec: TestSpec,
-                    nemesis_gen: Generator | None, final_gen: Generator | None) -> Generator:
-    """Clients for ``time_limit`` at ``rate`` beside the nemesis schedule, then the final heal.
+                    nemesis_gen: Generator | None, final_gen: Generator | None,
+                    final_client_gen: Generator | None = None) -> Generator:
+    """Clients for ``time_limit`` at ``rate`` beside the nemesis schedule, then the final
+    heal, then the workload's final client ops (its final reads), if it has any.
 
     The nemesis schedule is cut at the same time limit as the clients, so the final
-    heal is the last thing that happens.
+    heal comes after every fault.
     """
     client_gen = workload_gen if spec.rate == 0 else stagger(1.0 / spec.rate, workload_gen)
     main = clients(time_limit(spec.time_limit_s, client_gen))
     if nemesis_gen is not None:
         main = any_of(main, nemesis(time_limit(spec.time_limit_s, nemesis_gen)))
-    if final_gen is None:
-        return main
-    return phases(main, nemesis(final_gen))
+    after = ([] if final_gen is None else [nemesis(final_gen)]) + (
+        [] if final_client_gen is None else [clients(final_client_gen)])
+    return phases(main, *after) if after else main
 
 
 def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> RunOutcome:
@@ -263,8 +265,11 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
         nemesis_gen = final_gen = None
         if plan is not None:
             nemesis_obj, nemesis_gen, final_gen = plan.build(cluster, target, rng)
-        generator = build_generator(workload_gen=workload.generator(), spec=spec,
-                                    nemesis_gen=nemesis_gen, final_gen=final_gen)
+        generator = build_generator(
+            workload_gen=workload.generator(), spec=spec, nemesis_gen=nemesis_gen,
+            final_gen=final_gen,
+            final_client_gen=(workload.final_generator()
+                              if isinstance(workload, HasFinalGenerator) else None))
         nodes = list(cluster.nodes)
         with JsonlWriter(run.history) as writer:
             interpreter = Interpreter(

@@ -58,6 +58,8 @@ class TestSpec:
         nemesis: the faults to inject, in the order of the schedule; empty for none.
         nemesis_interval_s: seconds between the start of one fault and its heal, and
             between a heal and the next fault.
+        topologies: the partitions to choose from (``primaries``, ``halves``…); empty
+            for every topology the cluster and target support.
         time_limit_s: how long clients run, in seconds.
         concurrency: how many client workers.
         rate: client operations per second over all workers; 0 means as fast as the
@@ -77,6 +79,7 @@ class TestSpec:
     workload: str = "register"
     nemesis: tuple[str, ...] = ("partition", "kill")
     nemesis_interval_s: float = 10.0
+    topologies: tuple[str, ...] = ()
     time_limit_s: float = 60.0
     concurrency: int = 10
     rate: float = 100.0
@@ -128,6 +131,7 @@ _KEYS = {
     "workload": "workload",
     "nemesis": "nemesis",
     "nemesis_interval": "nemesis_interval_s",
+    "topologies": "topologies",
     "time_limit": "time_limit_s",
     "concurrency": "concurrency",
     "rate": "rate",
@@ -170,6 +174,8 @@ def _coerce(key: str, value: Any) -> Any:
         return value
     if attr == "nemesis":
         return parse_nemesis(value)
+    if attr == "topologies":
+        return parse_topologies(value)
     if attr == "options":
         if not isinstance(value, Mapping):
             raise UsageError(f"options={value!r} is not valid; expected a table of key = value")
@@ -203,6 +209,22 @@ def parse_nemesis(value: Any) -> tuple[str, ...]:
     if len(set(items)) != len(items):
         raise UsageError(f"nemesis={value!r} names a fault twice; name each once")
     return tuple(items)
+
+
+def parse_topologies(value: Any) -> tuple[str, ...]:
+    """Partition topologies from ``"primaries,halves"`` or a list; empty for all.
+
+    Names are checked against the nemesis's topologies when the run starts.
+    """
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",")]
+    elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        items = [part.strip() for part in value]
+    else:
+        raise UsageError(
+            f"topologies={value!r} is not valid; expected a comma list such as 'primaries'"
+        )
+    return tuple(dict.fromkeys(item for item in items if item))
 
 
 def parse_option(text: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ Example:
 
 from labrys.errors import UsageError
 from labrys.workloads import register
-from labrys.workloads._workload import Workload, WorkloadEntry
+from labrys.workloads._workload import HasFinalGenerator, Workload, WorkloadEntry
 
 WORKLOADS: dict[str, WorkloadEntry] = {e.name: e for e in [register.ENTRY]}
 
@@ -31,4 +31,4 @@ def get_workload(name: str) -> WorkloadEntry:
                          f"{', '.join(WORKLOADS)}") from None
 
 
-__all__ = ["WORKLOADS", "Workload", "WorkloadEntry", "get_workload"]
+__all__ = ["WORKLOADS", "HasFinalGenerator", "Workload", "WorkloadEntry", "get_workload"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from labrys.checkers import Verdict
 from labrys.harness import Generator
@@ -38,6 +38,16 @@ class Workload(Protocol):
 
     def check(self, history: History) -> Verdict:
         """The verdict on a history this workload produced (pure; touches no cluster)."""
+        ...
+
+
+@runtime_checkable
+class HasFinalGenerator(Protocol):
+    """A workload that ends with client ops after every fault is healed (Jepsen's
+    final reads: a set workload reads the whole set once the cluster has recovered)."""
+
+    def final_generator(self) -> Generator:
+        """Client invocations run once the nemesis's final heal is done; finite."""
         ...
 
 
