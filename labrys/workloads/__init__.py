@@ -12,10 +12,10 @@ Example:
 """
 
 from labrys.errors import UsageError
-from labrys.workloads import register
+from labrys.workloads import register, set
 from labrys.workloads._workload import HasFinalGenerator, Workload, WorkloadEntry
 
-WORKLOADS: dict[str, WorkloadEntry] = {e.name: e for e in [register.ENTRY]}
+WORKLOADS: dict[str, WorkloadEntry] = {e.name: e for e in [register.ENTRY, set.ENTRY]}
 
 
 def get_workload(name: str) -> WorkloadEntry:
