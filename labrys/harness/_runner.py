@@ -256,8 +256,8 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
         t0 = time.monotonic()
         # A cluster left running must outlive this process: no owner, no exit hook.
         cluster = LocalCluster.up(spec.nodes, persistent=spec.leave_running)
-        log.info("nodes up: %s (%.1f s)", ", ".join(f"{n.name}={n.address}"
-                                                      for n in cluster.nodes),
+        log.info("nodes up: cluster %s, %s (%.1f s)", cluster.prefix,
+                 ", ".join(f"{n.name}={n.address}" for n in cluster.nodes),
                  time.monotonic() - t0)
         target.setup(cluster)
         log.info("%s is up on every node (%.1f s)", spec.target, time.monotonic() - t0)

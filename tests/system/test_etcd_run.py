@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -36,14 +37,21 @@ pytestmark = [
 ]
 
 
-def _etcd_pids() -> set[str]:
-    out = subprocess.run(["pgrep", "-x", "etcd"], capture_output=True, text=True).stdout
-    return set(out.split())
+def _cluster_prefix(run: Path) -> str:
+    """The prefix of the cluster the run made, from its log."""
+    match = re.search(r"nodes up: cluster (lb[0-9a-f]{4})", (run / "labrys.log").read_text())
+    assert match, "the run's log names its cluster"
+    return match.group(1)
+
+
+def _assert_nothing_left(prefix: str) -> None:
+    """No namespace, link, rule, process or path of the cluster, and no etcd of it."""
+    assert leftovers(prefix) == []
+    etcd = subprocess.run(["pgrep", "-f", f"/{prefix}/"], capture_output=True, text=True)
+    assert etcd.stdout == ""
 
 
 def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_path: Path):
-    before_prefixes = {found.prefix for found in leftovers()}
-    before_etcd = _etcd_pids()
     spec = TestSpec(nemesis=("partition", "kill"), nemesis_interval_s=3.0, time_limit_s=15.0,
                     concurrency=5, rate=100.0, seed=7, store=str(tmp_path),
                     options={"etcd_binary": ETCD, "ops_per_key": "50"})
@@ -73,13 +81,10 @@ def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_p
     assert {"start-partition", "kill"} & nemesis_fs
     assert "stop-partition" in nemesis_fs  # the final heal is in the history
 
-    assert {found.prefix for found in leftovers()} <= before_prefixes
-    assert _etcd_pids() <= before_etcd
+    _assert_nothing_left(_cluster_prefix(run))
 
 
 def test_ctrl_c_stops_the_workload_and_still_heals_checks_stores_and_cleans_up(tmp_path: Path):
-    before_prefixes = {found.prefix for found in leftovers()}
-    before_etcd = _etcd_pids()
     command = [sys.executable, "-c", "import typer; from labrys.harness._cli import run; "
                "typer.run(run)", "--time-limit", "60", "--nemesis", "partition",
                "--nemesis-interval", "2", "--store", str(tmp_path), "--seed", "3",
@@ -107,5 +112,4 @@ def test_ctrl_c_stops_the_workload_and_still_heals_checks_stores_and_cleans_up(t
     assert results["verdict"]["checker"] != "run"  # the workload's checkers ran
     assert len(read_history(run / "history.jsonl")) > 0
     assert "interrupted by Ctrl-C" in output
-    assert {found.prefix for found in leftovers()} <= before_prefixes
-    assert _etcd_pids() <= before_etcd
+    _assert_nothing_left(_cluster_prefix(run))

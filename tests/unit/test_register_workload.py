@@ -22,8 +22,9 @@ def workload(**options):
     return entry.make({**{n: o.default for n, o in entry.options.items()}, **options})
 
 
-def test_the_registry_pins_the_workload_names():
-    assert list(WORKLOADS) == ["register"]
+def test_the_register_workload_is_registered_with_its_options():
+    assert WORKLOADS["register"].name == "register"
+    assert sorted(WORKLOADS["register"].options) == ["check_timeout_s", "ops_per_key", "values"]
 
 
 def test_ops_are_read_write_cas_on_key_value_pairs_with_a_bounded_count_per_key():
