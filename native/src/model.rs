@@ -1,0 +1,221 @@
+//! The built-in models, encoded as integers.
+//!
+//! Every built-in model of labrys is a vector of *slots* changed by *micro-operations*:
+//! a register is one slot read, written and compared-and-set; a key of a kv store is one
+//! slot whose values are strings that `append` concatenates; a multi-register is one
+//! slot per key, and its transactions are several micro-operations applied in order; a
+//! mutex is one slot holding 0 (free) or 1 (held), acquired and released by cas; a
+//! counter is one slot of plain integers that `add` increments. One operation of the
+//! history is a run of micro-operations applied atomically: all succeed or the
+//! operation cannot take effect.
+//!
+//! Values are integers chosen by the Python side: for registers and kv they are ids of
+//! distinct values (equal ids iff equal values), so comparing ids is comparing values;
+//! for counters they are the numbers themselves. Strings appended to are the one place
+//! where new values appear during the search: the concatenation of two strings is
+//! interned, so the same string always gets the same id, whether it came from the
+//! history or from concatenating.
+//!
+//! A state with one slot is that slot's value; a state with several is an id into an
+//! interner of slot vectors. Either way the search sees a state as one `u64`, which is
+//! what the memo hashes.
+
+use hashbrown::HashMap;
+
+/// Micro-operation kinds, as the Python side encodes them.
+pub const READ: i64 = 0;
+pub const WRITE: i64 = 1;
+pub const CAS: i64 = 2;
+pub const APPEND: i64 = 3;
+pub const ADD: i64 = 4;
+
+/// One micro-operation on a slot.
+#[derive(Clone, Copy, Debug)]
+pub struct Micro {
+    pub kind: i64,
+    pub slot: usize,
+    pub a: i64,
+    pub b: i64,
+}
+
+/// Strings for `append`: the texts of value ids, and concatenations made so far.
+pub struct Texts {
+    /// The text of each id; None for a value that is not a string.
+    texts: Vec<Option<Box<str>>>,
+    by_text: HashMap<Box<str>, i64>,
+    concat: HashMap<(i64, i64), i64>,
+    /// The id of nil, if the history has one: appending to nil gives the appended value.
+    none_id: i64,
+    pub bytes: usize,
+}
+
+impl Texts {
+    pub fn new(texts: Vec<Option<String>>, none_id: i64) -> Self {
+        let mut by_text = HashMap::new();
+        let mut bytes = 0;
+        let texts: Vec<Option<Box<str>>> = texts.into_iter().map(|t| t.map(String::into_boxed_str)).collect();
+        for (id, t) in texts.iter().enumerate() {
+            if let Some(t) = t {
+                bytes += t.len() + 48;
+                by_text.entry(t.clone()).or_insert(id as i64);
+            }
+        }
+        Texts { texts, by_text, concat: HashMap::new(), none_id, bytes }
+    }
+
+    /// The id of `held` with `added` appended, or an error naming why it cannot be done.
+    fn append(&mut self, held: i64, added: i64) -> Result<i64, String> {
+        if held == self.none_id {
+            return Ok(added);
+        }
+        if let Some(&id) = self.concat.get(&(held, added)) {
+            return Ok(id);
+        }
+        let (left, right) = match (self.text(held), self.text(added)) {
+            (Some(l), Some(r)) => (l, r),
+            _ => return Err("append needs string values".to_string()),
+        };
+        let mut joined = String::with_capacity(left.len() + right.len());
+        joined.push_str(left);
+        joined.push_str(right);
+        let joined = joined.into_boxed_str();
+        let id = match self.by_text.get(&joined) {
+            Some(&id) => id,
+            None => {
+                let id = self.texts.len() as i64;
+                self.bytes += 2 * joined.len() + 64;
+                self.texts.push(Some(joined.clone()));
+                self.by_text.insert(joined, id);
+                id
+            }
+        };
+        self.concat.insert((held, added), id);
+        self.bytes += 32;
+        Ok(id)
+    }
+
+    fn text(&self, id: i64) -> Option<&str> {
+        self.texts.get(usize::try_from(id).ok()?)?.as_deref()
+    }
+}
+
+/// A model instance for one search: operations as runs of micro-operations, plus the
+/// interners that give states their ids.
+pub struct Machine {
+    micros: Vec<Micro>,
+    /// Operation `i`'s micro-operations are `micros[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+    slots: usize,
+    texts: Option<Texts>,
+    vectors: Vec<Box<[i64]>>,
+    vector_ids: HashMap<Box<[i64]>, u64>,
+    scratch: Vec<i64>,
+    pub init: u64,
+    vector_bytes: usize,
+}
+
+impl Machine {
+    pub fn new(
+        micros: Vec<Micro>,
+        starts: Vec<usize>,
+        init: Vec<i64>,
+        texts: Option<Texts>,
+    ) -> Result<Self, String> {
+        let slots = init.len();
+        if slots == 0 {
+            return Err("a model needs at least one slot".into());
+        }
+        if starts.is_empty() || *starts.last().unwrap() != micros.len() {
+            return Err("operation starts do not cover the micro-operations".into());
+        }
+        for m in &micros {
+            if m.slot >= slots || !(READ..=ADD).contains(&m.kind) {
+                return Err(format!("bad micro-operation {m:?} for {slots} slots"));
+            }
+            if m.kind == APPEND && texts.is_none() {
+                return Err("append needs the string table".into());
+            }
+        }
+        let mut machine = Machine {
+            micros,
+            starts,
+            slots,
+            texts,
+            vectors: Vec::new(),
+            vector_ids: HashMap::new(),
+            scratch: Vec::with_capacity(slots),
+            init: 0,
+            vector_bytes: 0,
+        };
+        machine.init = if slots == 1 { init[0] as u64 } else { machine.intern(init.into_boxed_slice()) };
+        Ok(machine)
+    }
+
+    fn intern(&mut self, v: Box<[i64]>) -> u64 {
+        if let Some(&id) = self.vector_ids.get(&v) {
+            return id;
+        }
+        let id = self.vectors.len() as u64;
+        self.vector_bytes += 2 * (v.len() * 8 + 16) + 24;
+        self.vectors.push(v.clone());
+        self.vector_ids.insert(v, id);
+        id
+    }
+
+    /// Bytes held by the interners, for the memory budget.
+    pub fn bytes(&self) -> usize {
+        self.vector_bytes + self.texts.as_ref().map_or(0, |t| t.bytes)
+    }
+
+    /// The state after operation `op` in `state`, None if it cannot take effect there,
+    /// or an error for an operation the model cannot apply at all.
+    #[inline]
+    pub fn step(&mut self, state: u64, op: usize) -> Result<Option<u64>, String> {
+        let (lo, hi) = (self.starts[op], self.starts[op + 1]);
+        if self.slots == 1 {
+            let mut value = state as i64;
+            for k in lo..hi {
+                let m = self.micros[k];
+                match self.apply(value, m)? {
+                    Some(v) => value = v,
+                    None => return Ok(None),
+                }
+            }
+            return Ok(Some(value as u64));
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend_from_slice(&self.vectors[state as usize]);
+        for k in lo..hi {
+            let m = self.micros[k];
+            match self.apply(scratch[m.slot], m) {
+                Ok(Some(v)) => scratch[m.slot] = v,
+                Ok(None) => {
+                    self.scratch = scratch;
+                    return Ok(None);
+                }
+                Err(e) => {
+                    self.scratch = scratch;
+                    return Err(e);
+                }
+            }
+        }
+        let id = match self.vector_ids.get(scratch.as_slice()) {
+            Some(&id) => id,
+            None => self.intern(scratch.clone().into_boxed_slice()),
+        };
+        self.scratch = scratch;
+        Ok(Some(id))
+    }
+
+    #[inline]
+    fn apply(&mut self, held: i64, m: Micro) -> Result<Option<i64>, String> {
+        Ok(match m.kind {
+            READ => (held == m.a).then_some(held),
+            WRITE => Some(m.a),
+            CAS => (held == m.a).then_some(m.b),
+            APPEND => Some(self.texts.as_mut().expect("checked in new").append(held, m.a)?),
+            _ => Some(held.checked_add(m.a).ok_or("counter overflow")?),
+        })
+    }
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Build labrys's optional native search core (native/, Rust + PyO3) and install it into
+# the project's venv as the module `labrys_native`, next to the editable labrys.
+#
+# - No cargo: print one line and exit 0; labrys then runs its pure-Python engine.
+# - Nothing changed since the last install (same sources, same toolchain, module still
+#   importable): print one line and exit 0 without building.
+# - Otherwise: pip-install ./native with maturin as the build backend (installed into the
+#   venv once, so the build needs no network after that); cargo reuses native/target.
+#
+# Usage: scripts/build-native.sh            (VENV=path overrides .venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+PY="$VENV/bin/python"
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "native core: skipped (no cargo on PATH); labrys will use its pure-Python engine"
+    exit 0
+fi
+if [ ! -x "$PY" ]; then
+    echo "native core: no venv at $VENV; run 'make setup' first" >&2
+    exit 1
+fi
+
+stamp="$VENV/.native-stamp"
+digest="$( {
+    find native -path native/target -prune -o -type f \
+        \( -name '*.rs' -o -name '*.toml' -o -name '*.pyi' -o -name 'Cargo.lock' \) -print \
+        | LC_ALL=C sort | xargs sha256sum
+    cargo --version
+    "$PY" --version
+} | sha256sum | cut -d' ' -f1 )"
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ] \
+        && "$PY" -c 'import labrys_native' >/dev/null 2>&1; then
+    echo "native core: up to date"
+    exit 0
+fi
+
+if ! "$PY" -c 'import maturin' >/dev/null 2>&1; then
+    "$PY" -m pip install -q 'maturin>=1.5,<2'
+fi
+# maturin's PEP 517 hooks run the `maturin` executable, which lives in the venv.
+PATH="$(cd "$VENV/bin" && pwd):$PATH" "$PY" -m pip install -q --no-build-isolation ./native
+echo "$digest" > "$stamp"
+echo "native core: built and installed ($("$PY" -c 'import labrys_native; print(labrys_native.__file__)'))"
