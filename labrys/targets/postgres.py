@@ -1,0 +1,379 @@
+"""PostgreSQL: a primary and streaming replicas, optionally managed by Patroni.
+
+The claims under test. Streaming replication is asynchronous by default, so a hot
+standby serves reads that lag the primary. ``synchronous_commit`` with
+``synchronous_standby_names`` makes the primary wait for standbys: ``on`` until they
+have flushed the WAL, ``remote_apply`` until they have applied it, which the
+documentation says makes a committed transaction visible on those standbys
+("remote_apply ... causes each commit to wait until the current synchronous standbys
+report that they have replayed the transaction, making it visible to user queries").
+The isolation levels are the documented ones: read committed, repeatable read
+(implemented as snapshot isolation) and serializable (SSI, Cahill et al. 2008; Ports
+and Grittner 2012). With ``ha=patroni``, Patroni promotes a standby when the leader
+loses its lease in the store, and says a leader cut off from the store demotes itself.
+
+Set-up without Patroni. n1 runs ``initdb`` and starts as primary; the schema every
+client kind needs is created there; every other node copies it with
+``pg_basebackup -R -X stream`` and starts as a hot standby streaming from n1. Node
+specific settings (address, port, socket directory, ``cluster_name``, which is the
+name a standby reports to its primary and so the name ``synchronous_standby_names``
+lists) go on the ``postgres`` command line; shared ones in ``postgresql.conf``. The
+socket directory is outside the data directory, or ``pg_basebackup`` would copy its
+lock file and the standby would refuse to start (PLATFORM.md). Every server runs as
+the ``postgres`` user (``setpriv``) and is a direct child of labrys, so a kill is
+followed by reaping it and removing its now stale ``postmaster.pid`` before a restart.
+
+With ``ha=patroni`` (``_patroni``), etcd runs on every node as Patroni's store and
+Patroni runs PostgreSQL; clients list every node and let libpq find the one that
+accepts writes (``target_session_attrs=read-write``), as an application following
+the leader would.
+
+Example::
+
+    labrys run --target postgres --workload register --option read_from=replica
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from labrys.control import Cluster, Node, NodeProcess
+from labrys.errors import TargetError, UsageError
+from labrys.harness import Client
+from labrys.harness._options import Option, choice, positive_float
+from labrys.targets._daemons import start_error, wait_until
+from labrys.targets._postgres_clients import (
+    CLIENT_KINDS,
+    SCHEMA,
+    PgClientConfig,
+    open_postgres_client,
+)
+from labrys.targets._target import TargetEntry
+
+PORT = 5432
+USER = "postgres"
+_START_TIMEOUT_S = 60.0
+
+ISOLATION = {"read-committed": "read committed", "repeatable-read": "repeatable read",
+             "serializable": "serializable"}
+"""The ``isolation`` option's values, as PostgreSQL spells them."""
+
+SYNC = {"off": "local", "on": "on", "remote_apply": "remote_apply"}
+"""The ``sync`` option: what ``synchronous_commit`` becomes. ``off`` keeps replication
+asynchronous (no synchronous standbys; commits wait for the local flush only)."""
+
+OPTIONS: dict[str, Option] = {
+    o.name: o
+    for o in [
+        Option(name="pg_bin", default="/usr/lib/postgresql/15/bin", parse=str,
+               expected="the folder holding initdb, postgres and pg_basebackup",
+               help="PostgreSQL's programs (default: Debian's PostgreSQL 15)"),
+        Option(name="sync", default="off", parse=choice(*SYNC), expected="off, on or remote_apply",
+               help="off: asynchronous replicas; on / remote_apply: every replica is a "
+                    "synchronous standby and commits wait for its flush / its replay"),
+        Option(name="isolation", default="read-committed", parse=choice(*ISOLATION),
+               expected="read-committed, repeatable-read or serializable",
+               help="default_transaction_isolation of every transaction"),
+        Option(name="read_from", default="primary", parse=choice("primary", "replica"),
+               expected="primary or replica",
+               help="where reads and read-only transactions go"),
+        Option(name="ha", default="none", parse=choice("none", "patroni"),
+               expected="none or patroni",
+               help="patroni: Patroni manages PostgreSQL (with etcd on every node) and fails "
+                    "over; none: n1 is the primary for good"),
+        Option(name="client_timeout_s", default=5.0, parse=positive_float,
+               expected="a number of seconds > 0",
+               help="connect and statement timeout of each client"),
+    ]
+}
+
+
+class Postgres:
+    """PostgreSQL on every node of a cluster (see the module docstring).
+
+    Args:
+        options: the typed values of `OPTIONS`.
+    """
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        self.options = dict(options)
+        self.bin = Path(self.options["pg_bin"])
+        self._cluster: Cluster | None = None
+        self._servers: dict[str, NodeProcess] = {}
+        self._lock = threading.Lock()
+        self._patroni: Any = None
+        if self.options["ha"] == "patroni":
+            from labrys.targets._patroni import Patroni
+
+            self._patroni = Patroni(self)
+
+    # -- Target ------------------------------------------------------------------------
+
+    def setup(self, cluster: Cluster) -> None:
+        self._cluster = cluster
+        for node in cluster.nodes:
+            self._prepare_dirs(node)
+        if self._patroni is not None:
+            self._patroni.setup(cluster)
+            return
+        primary, replicas = cluster.nodes[0], cluster.nodes[1:]
+        self._initdb(primary)
+        self._spawn(primary)
+        self._wait_accepting(primary)
+        self.create_schema(primary)
+        for node in replicas:
+            self._basebackup(node, primary)
+            self._spawn(node)
+        for node in replicas:
+            self._wait_accepting(node)
+        self._wait_streaming(primary, len(replicas))
+
+    def teardown(self, cluster: Cluster) -> None:
+        if self._patroni is not None:
+            self._patroni.teardown()
+        with self._lock:
+            procs, self._servers = list(self._servers.values()), {}
+        for process in procs:
+            # SIGINT is PostgreSQL's fast shutdown; SIGTERM (smart) waits for sessions.
+            process.signal(signal.SIGINT)
+            process.signal(signal.SIGCONT)
+        for process in procs:
+            if process.wait(timeout_s=10.0) is None:
+                process.kill()
+
+    # -- capabilities ------------------------------------------------------------------
+
+    def version(self) -> str:
+        try:
+            out = subprocess.run([str(self.bin / "postgres"), "--version"], capture_output=True,
+                                 text=True, timeout=10, check=False).stdout
+        except OSError as e:
+            raise UsageError(f"cannot run {self.bin / 'postgres'}: {e.strerror}; install "
+                             "postgresql-15 (make setup) or pass --option pg_bin=DIR") from None
+        return out.strip().split()[-1] if out.strip() else "?"
+
+    def log_files(self, node: Node) -> list[Path]:
+        names = ["postgres.log", "patroni.log", "etcd.log"]
+        return [p for p in (self.pg_dir(node) / n for n in names) if p.exists()]
+
+    def client_kinds(self) -> tuple[str, ...]:
+        return CLIENT_KINDS
+
+    def open_client(self, kind: str, node: Node) -> Client:
+        assert self._cluster is not None
+        nodes = list(self._cluster.nodes)
+        if self._patroni is not None:
+            # Every node, and libpq picks the one that takes writes (or a standby).
+            primary = [n.address for n in nodes]
+            replica = primary
+        else:
+            primary = [nodes[0].address]
+            replica = [node.address if node is not nodes[0] else nodes[1 % len(nodes)].address]
+        config = PgClientConfig(node=node.name, primary_hosts=primary, replica_hosts=replica,
+                                port=PORT, user=USER, read_from=self.options["read_from"],
+                                timeout_s=self.options["client_timeout_s"],
+                                follow_leader=self._patroni is not None)
+        return open_postgres_client(kind, config)
+
+    def start(self, node: str) -> None:
+        """Start PostgreSQL (or Patroni) on ``node`` again, once the old one is gone."""
+        if self._patroni is not None:
+            self._patroni.start(node)
+            return
+        with self._lock:
+            process = self._servers.get(node)
+        if process is not None and process.alive:
+            return
+        self._spawn(self._node(node))
+
+    def kill(self, node: str) -> None:
+        """SIGKILL the server on ``node`` with all its backends, and reap it."""
+        if self._patroni is not None:
+            self._patroni.kill(node)
+            return
+        with self._lock:
+            process = self._servers.pop(node, None)
+        if process is not None and process.kill() is None:
+            raise TargetError("the postmaster survived SIGKILL for 10 s", node=node)
+
+    def pause(self, node: str) -> None:
+        """SIGSTOP PostgreSQL's whole process group on ``node``."""
+        self._signal(node, signal.SIGSTOP)
+
+    def resume(self, node: str) -> None:
+        self._signal(node, signal.SIGCONT)
+
+    def primaries(self) -> list[str]:
+        """The nodes whose server is not in recovery (accepts writes), as they answer."""
+        assert self._cluster is not None
+        if self._patroni is not None:
+            return self._patroni.primaries()
+        out = []
+        for node in self._cluster.nodes:
+            try:
+                with psycopg.connect(host=node.address, port=PORT, user=USER,
+                                     dbname="postgres", connect_timeout=1,
+                                     autocommit=True) as conn:
+                    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+            except psycopg.Error:
+                continue
+            if row is not None and not row[0]:
+                out.append(node.name)
+        return out
+
+    # -- used by _patroni too ------------------------------------------------------------
+
+    @staticmethod
+    def pg_dir(node: Node) -> Path:
+        return node.directory / "pg"
+
+    def data_dir(self, node: Node) -> Path:
+        return self.pg_dir(node) / "data"
+
+    def socket_dir(self, node: Node) -> Path:
+        return self.pg_dir(node) / "run"
+
+    def as_postgres(self, argv: list[str]) -> list[str]:
+        return ["setpriv", f"--reuid={USER}", f"--regid={USER}", "--init-groups", *argv]
+
+    def shared_settings(self) -> dict[str, str]:
+        """Settings every node shares (``postgresql.conf``, or Patroni's parameters)."""
+        assert self._cluster is not None
+        replicas = [n.name for n in self._cluster.nodes[1:]]
+        sync = self.options["sync"]
+        names = ""
+        if sync != "off" and replicas:
+            # Every replica synchronous: the claim is that *any* replica is current.
+            names = f"ANY {len(replicas)} ({', '.join(replicas)})"
+        return {
+            "wal_level": "replica", "max_wal_senders": "10", "max_replication_slots": "10",
+            "hot_standby": "on", "wal_keep_size": "256MB",
+            "synchronous_commit": SYNC[sync],
+            "synchronous_standby_names": names,
+            "default_transaction_isolation": ISOLATION[self.options["isolation"]],
+            "max_connections": "200", "shared_buffers": "32MB",
+            "logging_collector": "off", "log_min_messages": "warning",
+        }
+
+    def node_settings(self, node: Node) -> dict[str, str]:
+        return {"listen_addresses": node.address, "port": str(PORT),
+                "unix_socket_directories": str(self.socket_dir(node)),
+                "cluster_name": node.name}
+
+    def create_schema(self, node: Node) -> None:
+        with psycopg.connect(host=node.address, port=PORT, user=USER, dbname="postgres",
+                             connect_timeout=5, autocommit=True) as conn:
+            for statement in SCHEMA:
+                conn.execute(statement)  # type: ignore[arg-type]
+
+    def wait_accepting(self, node: Node, log: Path, *, timeout_s: float = _START_TIMEOUT_S,
+                       alive: Any = None) -> None:
+        def ready() -> bool:
+            try:
+                with psycopg.connect(host=node.address, port=PORT, user=USER,
+                                     dbname="postgres", connect_timeout=1) as conn:
+                    conn.execute("SELECT 1")
+            except psycopg.Error:
+                return False
+            return True
+
+        wait_until(ready, timeout_s=timeout_s, what="PostgreSQL did not accept connections",
+                   node=node.name, log=log, alive=alive, poll_s=0.2)
+
+    # -- pieces ------------------------------------------------------------------------
+
+    def _node(self, name: str) -> Node:
+        assert self._cluster is not None
+        return self._cluster.node(name)
+
+    def _prepare_dirs(self, node: Node) -> None:
+        pw = pwd.getpwnam(USER)
+        shutil.rmtree(self.pg_dir(node), ignore_errors=True)
+        for path in (self.pg_dir(node), self.socket_dir(node)):
+            path.mkdir(parents=True, exist_ok=True)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def _run(self, node: Node, argv: list[str], what: str) -> None:
+        result = node.run(self.as_postgres(argv), timeout_s=120)
+        if not result.ok:
+            detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
+            raise TargetError(f"{what} failed (exit {result.exit_code}): "
+                              f"{' | '.join(detail[-3:]) or 'no output'}", node=node.name)
+
+    def _initdb(self, node: Node) -> None:
+        data = self.data_dir(node)
+        self._run(node, [str(self.bin / "initdb"), "-D", str(data), "-U", USER,
+                         "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"], "initdb")
+        conf = "".join(f"{k} = '{v}'\n" for k, v in self.shared_settings().items())
+        with open(data / "postgresql.conf", "a", encoding="utf-8") as f:
+            f.write(conf)
+        with open(data / "pg_hba.conf", "a", encoding="utf-8") as f:
+            f.write("host all all 0.0.0.0/0 trust\nhost replication all 0.0.0.0/0 trust\n")
+
+    def _basebackup(self, node: Node, primary: Node) -> None:
+        self._run(node, [str(self.bin / "pg_basebackup"), "-h", primary.address, "-p",
+                         str(PORT), "-U", USER, "-D", str(self.data_dir(node)), "-R",
+                         "-X", "stream", "--no-sync", "--checkpoint=fast"], "pg_basebackup")
+
+    def _spawn(self, node: Node) -> None:
+        data = self.data_dir(node)
+        # We reaped the old postmaster ourselves, so its pid file is stale: a reused
+        # PID could otherwise make the new postmaster refuse to start.
+        (data / "postmaster.pid").unlink(missing_ok=True)
+        argv = [str(self.bin / "postgres"), "-D", str(data)]
+        for key, value in self.node_settings(node).items():
+            argv += ["-c", f"{key}={value}"]
+        log = self.pg_dir(node) / "postgres.log"
+        try:
+            process = node.spawn(self.as_postgres(argv), log_path=log)
+        except OSError as e:
+            raise start_error(f"cannot start postgres: {e.strerror}", node=node.name,
+                              log=log) from None
+        with self._lock:
+            self._servers[node.name] = process
+
+    def _wait_accepting(self, node: Node) -> None:
+        process = self._servers[node.name]
+        self.wait_accepting(node, self.pg_dir(node) / "postgres.log",
+                            alive=lambda: process.alive)
+
+    def _wait_streaming(self, primary: Node, replicas: int) -> None:
+        def ready() -> bool:
+            try:
+                with psycopg.connect(host=primary.address, port=PORT, user=USER,
+                                     dbname="postgres", connect_timeout=1) as conn:
+                    row = conn.execute("SELECT count(*) FROM pg_stat_replication "
+                                       "WHERE state = 'streaming'").fetchone()
+            except psycopg.Error:
+                return False
+            return row is not None and row[0] >= replicas
+
+        wait_until(ready, timeout_s=_START_TIMEOUT_S, what="the replicas did not stream",
+                   node=primary.name, log=self.pg_dir(primary) / "postgres.log", poll_s=0.2)
+
+    def _signal(self, node: str, sig: int) -> None:
+        if self._patroni is not None:
+            self._patroni.signal_postgres(node, sig)
+            return
+        with self._lock:
+            process = self._servers.get(node)
+        if process is not None and process.alive:
+            process.signal(sig)
+
+
+def _make(options: Mapping[str, Any]) -> Postgres:
+    return Postgres(options)
+
+
+ENTRY = TargetEntry(name="postgres", summary="PostgreSQL 15 primary with streaming replicas "
+                    "(sync/async), optionally managed by Patroni", options=OPTIONS, make=_make)
