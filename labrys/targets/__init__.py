@@ -12,10 +12,10 @@ Example:
 """
 
 from labrys.errors import UsageError
-from labrys.targets import etcd, redis
+from labrys.targets import etcd, postgres, redis
 from labrys.targets._target import ClientSource, HasLogs, HasVersion, Target, TargetEntry
 
-TARGETS: dict[str, TargetEntry] = {e.name: e for e in [etcd.ENTRY, redis.ENTRY]}
+TARGETS: dict[str, TargetEntry] = {e.name: e for e in [etcd.ENTRY, redis.ENTRY, postgres.ENTRY]}
 
 
 def get_target(name: str) -> TargetEntry:
