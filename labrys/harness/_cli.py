@@ -30,23 +30,28 @@ from labrys.harness._spec import (
     parse_option,
     parse_topologies,
 )
+from labrys.nemesis import FAULTS
 from labrys.report import print_verdict
+from labrys.targets import TARGETS
+from labrys.workloads import WORKLOADS
 
 
 def run(
     spec_file: Annotated[Path | None, typer.Argument(
         help="A TOML test spec; flags override its keys.", show_default=False)] = None,
     target: Annotated[str | None, typer.Option(
-        help="The database: etcd. [default: etcd]", show_default=False)] = None,
+        help=f"The database: {', '.join(TARGETS)}. [default: etcd]", show_default=False)]
+    = None,
     nodes: Annotated[int | None, typer.Option(
         help="How many nodes. [default: 3]", show_default=False)] = None,
     runtime: Annotated[str | None, typer.Option(
         help="Where nodes live: local (network namespaces). [default: local]",
         show_default=False)] = None,
     workload: Annotated[str | None, typer.Option(
-        help="What clients do: register. [default: register]", show_default=False)] = None,
+        help=f"What clients do: {', '.join(WORKLOADS)}. [default: register]",
+        show_default=False)] = None,
     nemesis: Annotated[str | None, typer.Option(
-        help="Faults, comma-separated (partition, kill, pause…), or none. "
+        help=f"Faults, comma-separated ({', '.join(FAULTS)}), or none. "
         "[default: partition,kill]", show_default=False)] = None,
     nemesis_interval: Annotated[float | None, typer.Option(
         help="Seconds between a fault and its heal, and between faults. [default: 10]",
