@@ -1,0 +1,97 @@
+"""The ``linearizable`` and ``sequential`` checkers.
+
+Linearizability (Herlihy and Wing 1990) asks for one total order of a history's
+operations that the model accepts and that respects real time: if an operation
+completed before another was invoked, it comes first. Sequential consistency (Lamport
+1979) drops real time and keeps only each process's own order. The classic pair::
+
+    process 0:  write 1 ──ok
+    process 1:                read → nil ──ok       (the register started at nil)
+
+is sequentially consistent (put the read first) but not linearizable (the read began
+after the write had completed, so it had to see 1).
+
+Both checkers take the model from ``--model`` (there is no default: guessing a model
+from the ops would turn a typo into a verdict) and its initial value from ``--init``.
+``fail`` operations certainly did not happen and are dropped; ``info`` operations
+(crashed, timed out, or never completed) may have taken effect at any point after
+their invocation, or never. The search itself lives in `labrys.checkers._wgl`, the
+explanations in `labrys.checkers._linearizable_explain`.
+
+Linearizability is local: a history is linearizable iff each object's sub-history is.
+So for a model that partitions (kv, per key) the parts are checked independently,
+unless ``options.extra["partition"]`` is False. Sequential consistency is *not* local
+(two registers can each be sequentially consistent while the pair is not), so the
+``sequential`` checker always searches the whole history.
+
+Budgets: ``timeout_s`` (none by default) and ``memory_limit_mb`` (default
+`DEFAULT_MEMORY_LIMIT_MB`) bound all the searches of one check together; running out
+gives ``unknown`` with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+
+from labrys.checkers._linearizable_explain import verdict
+from labrys.checkers._registry import CheckOptions
+from labrys.checkers._verdict import Verdict
+from labrys.checkers._wgl import Budget, run, search_linearizable, search_sequential
+from labrys.errors import UsageError
+from labrys.history import History
+from labrys.models import Part, Partitionable, call_from_operation, get_model
+
+DEFAULT_MEMORY_LIMIT_MB = 2048
+"""The memo budget when none is given: enough for millions of search states, well below
+what a CI machine has."""
+
+
+def check_linearizable(history: History, options: CheckOptions) -> Verdict:
+    """Is there an order of the history's operations that respects real time and the model?
+
+    Raises:
+        UsageError: no model, an unknown model, an engine that is not available, or
+            operations the model does not know.
+    """
+    return _check("linearizable", history, options, sequential=False)
+
+
+def check_sequential(history: History, options: CheckOptions) -> Verdict:
+    """Is there an order that respects each process's own order and the model?
+
+    Raises:
+        UsageError: as for `check_linearizable`.
+    """
+    return _check("sequential", history, options, sequential=True)
+
+
+def _check(name: str, history: History, options: CheckOptions, *, sequential: bool) -> Verdict:
+    if options.engine not in ("auto", "python"):
+        raise UsageError(f"the {name} checker runs on the python engine only, not "
+                         f"{options.engine!r}; pass --engine auto or python")
+    if options.timeout_s is not None and options.timeout_s <= 0:
+        raise UsageError(f"the timeout is a positive number of seconds, not {options.timeout_s}")
+    if options.memory_limit_mb is not None and options.memory_limit_mb <= 0:
+        raise UsageError(f"the memory limit is a positive number of MB, not "
+                         f"{options.memory_limit_mb}")
+    partition = options.extra.get("partition", True)
+    if not isinstance(partition, bool):
+        raise UsageError(f"the partition option is true or false, not {partition!r}")
+    model = get_model(options.model, options.init)
+    model.init()  # a bad initial value is a usage error before any search
+    calls = model.prepare([c for c in map(call_from_operation, history.operations())
+                           if c is not None])
+    if partition and not sequential and isinstance(model, Partitionable):
+        partitioned, parts = True, model.partition(calls)
+    else:
+        partitioned, parts = False, [Part(key=None, calls=calls, model=model)]
+    memory_limit_mb = options.memory_limit_mb or DEFAULT_MEMORY_LIMIT_MB
+    budget = Budget(
+        deadline=None if options.timeout_s is None else time.monotonic() + options.timeout_s,
+        memory_bytes=memory_limit_mb * 2**20,
+    )
+    search = search_sequential if sequential else search_linearizable
+    outcomes = run([search(p.model, p.calls) for p in parts], budget)
+    return verdict(name, model, parts, outcomes, sequential=sequential,
+                   partitioned=partitioned, timeout_s=options.timeout_s,
+                   memory_limit_mb=memory_limit_mb)
