@@ -17,7 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from labrys.harness import Completion, Interpreter, Invocation, clients, time_limit
+from labrys.harness import (
+    Completion,
+    Context,
+    Interpreter,
+    Invocation,
+    clients,
+    time_limit,
+)
 from labrys.history import JsonlWriter, OpType, read_history
 from labrys.workloads import get_workload
 
@@ -50,13 +57,31 @@ def measure(seconds: float, concurrency: int) -> tuple[int, float, int]:
     return summary.ops // 2, elapsed, size
 
 
+def measure_generator(seconds: float, concurrency: int) -> tuple[int, float]:
+    """The generator alone, asked in a loop with every thread free: no threads, no disk."""
+    entry = get_workload("register")
+    workload = entry.make({name: o.default for name, o in entry.options.items()})
+    gen = clients(workload.generator())
+    ctx = Context.initial(concurrency=concurrency, rng=random.Random(1), nemesis=False)
+    ops, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(1000):
+            _, gen = gen.op(ctx)
+        ops += 1000
+    return ops, time.perf_counter() - t0
+
+
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
-    print(f"{'concurrency':>11} {'seconds':>8} {'ops':>9} {'ops/s':>9} {'history MB':>11}")
+    print(f"{'what':<34} {'concurrency':>11} {'seconds':>8} {'ops':>9} {'ops/s':>9} "
+          f"{'history MB':>11}")
     for concurrency in (1, 10):
         ops, elapsed, size = measure(seconds, concurrency)
-        print(f"{concurrency:>11} {elapsed:>8.2f} {ops:>9} {ops / elapsed:>9.0f} "
-              f"{size / 1e6:>11.1f}")
+        print(f"{'interpreter + history on disk':<34} {concurrency:>11} {elapsed:>8.2f} "
+              f"{ops:>9} {ops / elapsed:>9.0f} {size / 1e6:>11.1f}")
+    ops, elapsed = measure_generator(seconds, 10)
+    print(f"{'generator alone':<34} {10:>11} {elapsed:>8.2f} {ops:>9} {ops / elapsed:>9.0f} "
+          f"{'-':>11}")
 
 
 if __name__ == "__main__":
