@@ -87,9 +87,8 @@ class RegisterWorkload:
         linear = compose(per_key, checker="linearizable")
         invalid = [v.details.get("key") for v in per_key if v.valid is False]
         unknown = [v.details.get("key") for v in per_key if v.valid == "unknown"]
-        explanation = linear.explanation or (
-            f"all {len(per_key)} keys are linearizable (cas-register, checked per key)")
-        linear = Verdict(checker="linearizable", valid=linear.valid, explanation=explanation,
+        linear = Verdict(checker="linearizable", valid=linear.valid,
+                         explanation=_summarise(per_key, invalid, unknown),
                          anomalies=linear.anomalies,
                          details={"keys": len(per_key), "invalid_keys": invalid,
                                   "unknown_keys": unknown})
@@ -107,6 +106,22 @@ class RegisterWorkload:
         return Verdict(checker=f"linearizable key {key}", valid=verdict.valid,
                        explanation=explanation, anomalies=anomalies,
                        details={**verdict.details, "key": key})
+
+
+def _summarise(per_key: list[Verdict], invalid: list[Any], unknown: list[Any]) -> str:
+    """One paragraph: how many keys failed, and the first failure in full."""
+    if not invalid and not unknown:
+        return f"All {len(per_key)} keys are linearizable (cas-register, checked per key)."
+    parts = []
+    if invalid:
+        parts.append(f"{len(invalid)} of {len(per_key)} keys are not linearizable "
+                     f"(keys {', '.join(map(str, invalid))}).")
+    if unknown:
+        parts.append(f"{len(unknown)} of {len(per_key)} keys could not be decided "
+                     f"(keys {', '.join(map(str, unknown))}).")
+    first = next(v for v in per_key if v.valid is not True)
+    parts.append(f"Key {first.details.get('key')}: {first.explanation}")
+    return " ".join(parts)
 
 
 def _safely(name: str, history: History, options: CheckOptions) -> Verdict:
