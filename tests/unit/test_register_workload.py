@@ -59,3 +59,26 @@ def test_anomalies_of_a_key_name_the_ops_of_the_whole_history():
     assert mapped.ops == (10, 14)
     assert mapped.explanation == "key 7: Op 14 read 1 after op 10 wrote 2"
     assert mapped.data == {"key": 7}
+
+
+def test_a_stale_read_on_one_key_makes_the_history_invalid_and_names_that_key():
+    history = h(("invoke", 0, "write", [1, 5]), ("ok", 0, "write", [1, 5]),
+                ("invoke", 0, "write", [0, 3]), ("ok", 0, "write", [0, 3]),
+                ("invoke", 1, "read", [0, None]), ("ok", 1, "read", [0, None]),
+                ("invoke", 1, "read", [1, None]), ("ok", 1, "read", [1, 5]))
+    verdict = workload().check(history)
+    linear = next(v for v in verdict.children if v.checker == "linearizable")
+    assert linear.valid is False and verdict.valid is False
+    assert linear.details == {"keys": 2, "invalid_keys": [0], "unknown_keys": []}
+    assert linear.explanation.startswith("1 of 2 keys are not linearizable (keys 0). Key 0:")
+    assert [set(a.ops) <= {2, 3, 4, 5} for a in linear.anomalies] == [True]
+
+
+def test_a_history_where_every_key_is_linearizable_is_valid_for_that_checker():
+    history = h(("invoke", 0, "write", [0, 3]), ("ok", 0, "write", [0, 3]),
+                ("invoke", 1, "cas", [0, [3, 4]]), ("ok", 1, "cas", [0, [3, 4]]),
+                ("invoke", 0, "read", [0, None]), ("ok", 0, "read", [0, 4]))
+    linear = next(v for v in workload().check(history).children
+                  if v.checker == "linearizable")
+    assert linear.valid is True
+    assert linear.explanation == "All 1 keys are linearizable (cas-register, checked per key)."
