@@ -186,6 +186,7 @@ class Interpreter:
         self._thread_of = {t: t for t in threads}
         gen: Generator | None = self._generator
         all_threads = tuple(threads)
+        all_free = frozenset(threads)
         self.progress.started_ns = self._clock()
         try:
             while True:
@@ -205,7 +206,7 @@ class Interpreter:
                     self._await(self._next_deadline() - now)
                     continue
                 ctx = Context(time_ns=now, threads=all_threads,
-                              free=frozenset(t for t in threads if t not in self._in_flight),
+                              free=all_free.difference(self._in_flight),
                               process_of=self._process_of, rng=self._rng)
                 step = gen.op(ctx)
                 if step is None:
