@@ -23,14 +23,11 @@ one currently runs, and a seeded ``random.Random`` that is the only source of
 randomness (STYLE.md item 5). Given the same sequence of contexts, a generator
 produces the same invocations.
 
-Example (the combinators live in ``_combinators.py``)::
+Example (``limit`` is one of the combinators in ``_combinators.py``)::
 
-    >>> import random
-    >>> ctx = Context.initial(concurrency=2, rng=random.Random(7))
-    >>> g = limit(2, repeat(Invocation(f="read")))
-    >>> inv, g = g.op(ctx)
-    >>> inv.f, inv.process, inv.time_ns
-    ('read', 0, 0)
+    ctx = Context.initial(concurrency=2, rng=random.Random(7))
+    g = limit(2, repeat(Invocation(f="read")))
+    inv, g = g.op(ctx)      # inv.f == "read", inv.process in (0, 1), inv.time_ns == 0
 
 Threads versus processes: a *thread* is a worker slot (client workers are numbered 0…
 concurrency-1, the nemesis worker is ``"nemesis"``); a *process* is the logical client
