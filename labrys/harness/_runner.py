@@ -304,16 +304,18 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
 
 def _teardown(spec: TestSpec, run: RunDir, log: logging.Logger, cluster: LocalCluster | None,
               target: Any, nemesis_obj: Any, faults: FaultTracker) -> None:
-    """Heal, keep the logs, stop the database, remove the nodes: each step even if an
+    """Heal, stop the database, keep its logs, remove the nodes: each step even if an
     earlier one failed, because each leaves its own debris otherwise."""
     steps: list[tuple[str, Callable[[], object]]] = []
     if nemesis_obj is not None:
         steps.append(("heal the nemesis's faults", nemesis_obj.teardown))
     if cluster is not None:
         steps.append(("heal the network", cluster.heal))
-        steps.append(("copy the database's logs", lambda: _copy_logs(run, cluster, target)))
         if not spec.leave_running:
             steps.append((f"stop {spec.target}", lambda: target.teardown(cluster)))
+        # After the stop, so the logs end with the database's own account of it.
+        steps.append(("copy the database's logs", lambda: _copy_logs(run, cluster, target)))
+        if not spec.leave_running:
             steps.append(("remove the nodes", cluster.teardown))
     for what, step in steps:
         try:

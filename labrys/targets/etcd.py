@@ -56,6 +56,10 @@ from labrys.targets._target import TargetEntry
 CLIENT_PORT = 2379
 PEER_PORT = 2380
 _START_TIMEOUT_S = 30.0
+_STOP_GRACE_S = 1.0
+"""How long teardown waits after SIGTERM before SIGKILL. A leader asked to stop tries to
+hand leadership over to peers that are stopping too, and can spend seconds at it; the
+data directory is discarded anyway, so a short grace only costs the log its last lines."""
 
 OPTIONS: dict[str, Option] = {
     o.name: o
@@ -112,8 +116,14 @@ class Etcd:
     def teardown(self, cluster: Cluster) -> None:
         with self._lock:
             members, self._members = list(self._members.values()), {}
+        # SIGTERM to every member first, then wait: stopped one by one, each member
+        # would spend its grace period trying to reach peers that are already gone.
         for member in members:
-            member.process.stop(grace_s=5.0)
+            member.process.signal(signal.SIGTERM)
+            member.process.signal(signal.SIGCONT)  # a paused member must see its SIGTERM
+        for member in members:
+            if member.process.wait(timeout_s=_STOP_GRACE_S) is None:
+                member.process.kill()
 
     # -- capabilities ------------------------------------------------------------------
 
