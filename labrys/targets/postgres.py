@@ -221,9 +221,7 @@ class Postgres:
         out = []
         for node in self._cluster.nodes:
             try:
-                with psycopg.connect(host=node.address, port=PORT, user=USER,
-                                     dbname="postgres", connect_timeout=1,
-                                     autocommit=True) as conn:
+                with probe(node.address) as conn:
                     row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
             except psycopg.Error:
                 continue
@@ -280,8 +278,7 @@ class Postgres:
                        alive: Any = None) -> None:
         def ready() -> bool:
             try:
-                with psycopg.connect(host=node.address, port=PORT, user=USER,
-                                     dbname="postgres", connect_timeout=1) as conn:
+                with probe(node.address) as conn:
                     conn.execute("SELECT 1")
             except psycopg.Error:
                 return False
@@ -350,8 +347,7 @@ class Postgres:
     def _wait_streaming(self, primary: Node, replicas: int) -> None:
         def ready() -> bool:
             try:
-                with psycopg.connect(host=primary.address, port=PORT, user=USER,
-                                     dbname="postgres", connect_timeout=1) as conn:
+                with probe(primary.address) as conn:
                     row = conn.execute("SELECT count(*) FROM pg_stat_replication "
                                        "WHERE state = 'streaming'").fetchone()
             except psycopg.Error:
@@ -369,6 +365,17 @@ class Postgres:
             process = self._servers.get(node)
         if process is not None and process.alive:
             process.signal(sig)
+
+
+def probe(address: str, *, timeout_s: int = 1) -> psycopg.Connection[Any]:
+    """An autocommit connection for labrys's own questions (is it up, is it primary).
+
+    Read committed, whatever the server's default: a standby refuses every
+    transaction while ``default_transaction_isolation`` is serializable.
+    """
+    return psycopg.connect(host=address, port=PORT, user=USER, dbname="postgres",
+                           connect_timeout=timeout_s, autocommit=True,
+                           options="-c default_transaction_isolation=read\\ committed")
 
 
 def _make(options: Mapping[str, Any]) -> Postgres:
