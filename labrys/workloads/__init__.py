@@ -12,10 +12,12 @@ Example:
 """
 
 from labrys.errors import UsageError
-from labrys.workloads import register, set
+from labrys.workloads import bank, counter, list_append, register, rw_register, set
 from labrys.workloads._workload import HasFinalGenerator, Workload, WorkloadEntry
 
-WORKLOADS: dict[str, WorkloadEntry] = {e.name: e for e in [register.ENTRY, set.ENTRY]}
+WORKLOADS: dict[str, WorkloadEntry] = {
+    e.name: e for e in [register.ENTRY, set.ENTRY, counter.ENTRY, bank.ENTRY,
+                        list_append.ENTRY, rw_register.ENTRY]}
 
 
 def get_workload(name: str) -> WorkloadEntry:
