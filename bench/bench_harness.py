@@ -11,6 +11,7 @@ on disk as it happens. Jepsen's generator documentation claims over 20,000 ops/s
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import tempfile
@@ -39,7 +40,7 @@ class NoOpClient:
         pass
 
 
-def measure(seconds: float, concurrency: int) -> tuple[int, float, int]:
+def measure(seconds: float, concurrency: int) -> tuple[int, float, float, int]:
     entry = get_workload("register")
     workload = entry.make({name: o.default for name, o in entry.options.items()})
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,12 +50,12 @@ def measure(seconds: float, concurrency: int) -> tuple[int, float, int]:
                                  concurrency=concurrency, open_client=lambda t: NoOpClient(),
                                  nemesis=None, record=writer.write, rng=random.Random(1),
                                  call_timeout_s=5.0)
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             summary = interp.run()
-            elapsed = time.perf_counter() - t0
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         size = path.stat().st_size
         assert len(read_history(path)) == summary.ops  # the file holds every op, well formed
-    return summary.ops // 2, elapsed, size
+    return summary.ops // 2, elapsed, cpu, size
 
 
 def measure_generator(seconds: float, concurrency: int) -> tuple[int, float]:
@@ -63,25 +64,27 @@ def measure_generator(seconds: float, concurrency: int) -> tuple[int, float]:
     workload = entry.make({name: o.default for name, o in entry.options.items()})
     gen = clients(workload.generator())
     ctx = Context.initial(concurrency=concurrency, rng=random.Random(1), nemesis=False)
-    ops, t0 = 0, time.perf_counter()
+    ops, t0, cpu0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         for _ in range(1000):
             _, gen = gen.op(ctx)
         ops += 1000
-    return ops, time.perf_counter() - t0
+    return ops, time.perf_counter() - t0, time.process_time() - cpu0
 
 
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
-    print(f"{'what':<34} {'concurrency':>11} {'seconds':>8} {'ops':>9} {'ops/s':>9} "
-          f"{'history MB':>11}")
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+          "(ops/s depends on it; ops per CPU-second much less)")
+    print(f"{'what':<31} {'concurrency':>11} {'seconds':>7} {'ops':>8} {'ops/s':>7} "
+          f"{'ops/cpu-s':>9} {'history MB':>10}")
     for concurrency in (1, 10):
-        ops, elapsed, size = measure(seconds, concurrency)
-        print(f"{'interpreter + history on disk':<34} {concurrency:>11} {elapsed:>8.2f} "
-              f"{ops:>9} {ops / elapsed:>9.0f} {size / 1e6:>11.1f}")
-    ops, elapsed = measure_generator(seconds, 10)
-    print(f"{'generator alone':<34} {10:>11} {elapsed:>8.2f} {ops:>9} {ops / elapsed:>9.0f} "
-          f"{'-':>11}")
+        ops, elapsed, cpu, size = measure(seconds, concurrency)
+        print(f"{'interpreter + history on disk':<31} {concurrency:>11} {elapsed:>7.2f} "
+              f"{ops:>8} {ops / elapsed:>7.0f} {ops / cpu:>9.0f} {size / 1e6:>10.1f}")
+    ops, elapsed, cpu = measure_generator(seconds, 10)
+    print(f"{'generator alone':<31} {10:>11} {elapsed:>7.2f} {ops:>8} {ops / elapsed:>7.0f} "
+          f"{ops / cpu:>9.0f} {'-':>10}")
 
 
 if __name__ == "__main__":
