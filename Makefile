@@ -4,9 +4,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup system test demo bench lint
+.PHONY: setup system native test demo bench lint
 
-setup: system $(STAMP)
+setup: system $(STAMP) native
 
 system:
 	@bash scripts/setup-system.sh
@@ -17,13 +17,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
+# The optional Rust search core; skipped with one line when there is no cargo.
+native: $(STAMP)
+	@bash scripts/build-native.sh
+
 test: setup
 	$(VENV)/bin/pytest -q
 
+# The default run: etcd on 3 local nodes, the register workload, partitions and kills
+# every 10 s, 60 s, 10 clients. Needs root (network namespaces).
 demo: setup
-	$(VENV)/bin/labrys check --model cas-register labrys/examples/register-valid.jsonl
-	$(VENV)/bin/labrys check --model cas-register labrys/examples/register-stale-read.jsonl \
-	  || test $$? -eq 1
+	$(VENV)/bin/labrys run
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
