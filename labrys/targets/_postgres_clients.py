@@ -120,8 +120,19 @@ class PostgresClient:
         role = "replica" if read_only and self.config.read_from == "replica" else "primary"
         committing = False
         try:
+            reused = role in self._conns
             conn = self._connect(role)
-            value = self._perform(conn, invocation)
+            try:
+                value = self._perform(conn, invocation)
+            except psycopg.OperationalError:
+                if not reused:
+                    raise
+                # A kept connection the server has since closed (a restart, a
+                # demotion). Nothing of this transaction took effect, as it never
+                # reached COMMIT, so trying once more on a fresh connection is safe.
+                self._drop(role)
+                conn = self._connect(role)
+                value = self._perform(conn, invocation)
             committing = True
             conn.commit()
         except _Refused as e:

@@ -163,8 +163,9 @@ class Postgres:
         return out.strip().split()[-1] if out.strip() else "?"
 
     def log_files(self, node: Node) -> list[Path]:
-        names = ["postgres.log", "patroni.log", "etcd.log"]
-        return [p for p in (self.pg_dir(node) / n for n in names) if p.exists()]
+        names = ["postgres.log", "patroni.log"]
+        logs = [p for p in (self.pg_dir(node) / n for n in names) if p.exists()]
+        return logs + (self._patroni.log_files(node) if self._patroni is not None else [])
 
     def client_kinds(self) -> tuple[str, ...]:
         return CLIENT_KINDS
