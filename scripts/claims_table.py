@@ -1,0 +1,186 @@
+"""Run each Redis and PostgreSQL configuration several times and tabulate what broke.
+
+Issue 7's acceptance table: for each (target, configuration, workload, nemesis), run
+it ``--runs`` times with different seeds through the harness's runner, and print a
+Markdown table saying how many runs found an anomaly and which. A run "found" an
+anomaly when its verdict names one, including anomalies the claimed model permits
+(Elle reports those too, as ``allowed-anomalies``), so the table says what happened,
+and the verdict column says what that means for the claim.
+
+Usage (as root, with the Debian packages of scripts/system-packages/targets.txt)::
+
+    .venv/bin/python scripts/claims_table.py --runs 3 > docs/claims-table.md
+
+``--only NAME`` runs the configurations whose label contains NAME. Runs are stored
+under ``--store`` (default ``results/claims``), one folder per configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+
+from labrys.checkers import Verdict
+from labrys.harness import TestSpec
+from labrys.harness._runner import run_test
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """One row of the table: what to run, and how to describe it."""
+
+    label: str
+    target: str
+    workload: str
+    options: dict[str, str] = field(default_factory=dict)
+    nemesis: tuple[str, ...] = ()
+    topologies: tuple[str, ...] = ()
+    interval_s: float = 10.0
+    time_limit_s: float = 10.0
+    concurrency: int = 6
+    rate: float = 300.0
+
+    @property
+    def nemesis_text(self) -> str:
+        if not self.nemesis:
+            return "none"
+        topo = f" ({', '.join(self.topologies)})" if self.topologies else ""
+        return f"{'+'.join(self.nemesis)}{topo}, {self.interval_s:.0f} s"
+
+
+_PRIMARY_CUT = {"nemesis": ("partition",), "topologies": ("primaries",)}
+
+CONFIGS = (
+    Config(label="redis-set-default", target="redis", workload="set", interval_s=12,
+           time_limit_s=26, **_PRIMARY_CUT),
+    Config(label="redis-set-min-replicas", target="redis", workload="set",
+           options={"min_replicas_to_write": "1"}, interval_s=12, time_limit_s=26,
+           **_PRIMARY_CUT),
+    Config(label="redis-set-min-replicas-lag-2", target="redis", workload="set",
+           options={"min_replicas_to_write": "1", "min_replicas_max_lag": "2"},
+           interval_s=12, time_limit_s=26, **_PRIMARY_CUT),
+    Config(label="redis-register-replica", target="redis", workload="register",
+           options={"read_from": "replica"}),
+    Config(label="postgres-register-replica-async", target="postgres", workload="register",
+           options={"read_from": "replica", "sync": "off"}),
+    Config(label="postgres-register-replica-sync-on", target="postgres", workload="register",
+           options={"read_from": "replica", "sync": "on"}),
+    Config(label="postgres-register-replica-remote-apply", target="postgres",
+           workload="register", options={"read_from": "replica", "sync": "remote_apply"}),
+    Config(label="postgres-bank-read-committed", target="postgres", workload="bank",
+           options={"isolation": "read-committed"}),
+    Config(label="postgres-bank-serializable", target="postgres", workload="bank",
+           options={"isolation": "serializable"}),
+    Config(label="postgres-list-append-repeatable-read", target="postgres",
+           workload="list-append", options={"isolation": "repeatable-read"}, concurrency=10),
+    Config(label="postgres-list-append-serializable", target="postgres",
+           workload="list-append", options={"isolation": "serializable"}, concurrency=10),
+    Config(label="patroni-set-primary-cut", target="postgres", workload="set",
+           options={"ha": "patroni"}, interval_s=20, time_limit_s=42, **_PRIMARY_CUT),
+)
+
+
+@dataclass(slots=True)
+class Tally:
+    """What the runs of one configuration found."""
+
+    runs: int = 0
+    with_anomaly: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    lost: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def anomaly_kinds(verdict: Verdict) -> set[str]:
+    """Every anomaly kind a verdict names, including those its claim allows."""
+    kinds = {a.kind for a in verdict.anomalies}
+    kinds |= set(verdict.details.get("anomaly-types", ()) or ())
+    kinds |= set(verdict.details.get("allowed-anomalies", ()) or ())
+    return kinds
+
+
+def lost_count(verdict: Verdict) -> int | None:
+    """How many acknowledged adds a set verdict says were lost (None for other checkers)."""
+    if verdict.checker != "set":
+        return None
+    return sum(len(a.ops) for a in verdict.anomalies if a.kind == "lost")
+
+
+def run_config(config: Config, runs: int, store: str, first_seed: int) -> Tally:
+    tally = Tally()
+    for i in range(runs):
+        spec = TestSpec(name=config.label, target=config.target, workload=config.workload,
+                        nemesis=config.nemesis, topologies=config.topologies,
+                        nemesis_interval_s=config.interval_s, time_limit_s=config.time_limit_s,
+                        concurrency=config.concurrency, rate=config.rate, seed=first_seed + i,
+                        store=store, options=config.options)
+        outcome = run_test(spec, console=Console(file=io.StringIO()), command=["claims_table"])
+        tally.runs += 1
+        if outcome.error is not None:
+            tally.errors.append(outcome.error)
+            tally.verdicts["run failed"] += 1
+            continue
+        verdict = outcome.verdict
+        tally.verdicts[str(verdict.valid).lower()] += 1
+        kinds = anomaly_kinds(verdict)
+        tally.kinds.update(kinds)
+        if kinds:
+            tally.with_anomaly += 1
+        lost = lost_count(verdict)
+        if lost is not None:
+            tally.lost.append(lost)
+        print(f"{config.label} run {i + 1}: {verdict.valid} {sorted(kinds)}"
+              f"{'' if lost is None else f' lost={lost}'} ({outcome.run.path})",
+              file=sys.stderr, flush=True)
+    return tally
+
+
+def options_text(config: Config) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.options.items()) or "defaults"
+
+
+def render(rows: list[tuple[Config, Tally]]) -> str:
+    lines = [
+        "| target | configuration | workload | nemesis | runs with an anomaly | anomalies "
+        "(runs) | verdicts |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for config, tally in rows:
+        kinds = ", ".join(f"{k} ({n})" for k, n in sorted(tally.kinds.items())) or "none"
+        if tally.lost:
+            kinds += f"; lost acknowledged adds per run: {', '.join(map(str, tally.lost))}"
+        verdicts = ", ".join(f"{k}: {n}" for k, n in sorted(tally.verdicts.items()))
+        target = "postgres+patroni" if config.options.get("ha") == "patroni" else config.target
+        lines.append(f"| {target} | {options_text(config)} | {config.workload} | "
+                     f"{config.nemesis_text} | {tally.with_anomaly}/{tally.runs} | {kinds} | "
+                     f"{verdicts} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs per configuration")
+    parser.add_argument("--store", default="results/claims", help="where runs are stored")
+    parser.add_argument("--only", default="", help="only labels containing this text")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the first run")
+    args = parser.parse_args(argv)
+    rows: list[tuple[Config, Tally]] = []
+    for config in CONFIGS:
+        if args.only in config.label:
+            rows.append((config, run_config(config, args.runs, args.store, args.seed)))
+    print(render(rows))
+    failures: list[Any] = [(c.label, e) for c, t in rows for e in t.errors]
+    for label, error in failures:
+        print(f"{label}: run failed: {error}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
