@@ -69,8 +69,8 @@ def _options(part: Part, outcome: Outcome, *, sequential: bool) -> list[int]:
     return [stuck, *rest]
 
 
-def explain_part(part: Part, outcome: Outcome, *, sequential: bool) -> Anomaly:
-    """The anomaly for one part whose search found no order."""
+def explain_part(part: Part, outcome: Outcome, *, sequential: bool) -> tuple[Anomaly, str]:
+    """The anomaly for one part whose search found no order, and its one-line headline."""
     model, calls = part.model, part.calls
     state = outcome.states[-1] if outcome.states else model.init()
     options = _options(part, outcome, sequential=sequential)
@@ -101,15 +101,14 @@ def explain_part(part: Part, outcome: Outcome, *, sequential: bool) -> Anomaly:
                   f"{shown_state}")
     else:
         prefix = f"no operation can come first, from the initial state {shown_state}"
-    if sequential and outcome.prefix:
-        text = (f"No process can take its next step after {prefix}: {_op(stuck, model)} "
-                f"cannot, since {reasons[0]}.")
-    elif sequential:
-        text = f"{prefix}: {_op(stuck, model)} cannot, since {reasons[0]}."
+    fails = "cannot be placed in process order" if sequential else "cannot be linearized"
+    headline = f"{_op(stuck, model)} {fails}: {reasons[0]}"
+    if sequential:
+        follow = "and nothing else can come next either"
     else:
-        text = (f"{_op(stuck, model)} cannot be linearized: {reasons[0]}. "
-                f"{prefix[0].upper()}{prefix[1:]}, and op {stuck.index} had to come before "
-                "anything that began after it completed.")
+        follow = (f"and op {stuck.index} had to come before anything that began after it "
+                  "completed")
+    text = f"{headline}. {prefix[0].upper()}{prefix[1:]}, {follow}."
     others = [f"{_op(calls[i], model)}: {why}"
               for i, why in zip(shown_options[1:], reasons[1:], strict=True)]
     if others:
@@ -117,10 +116,12 @@ def explain_part(part: Part, outcome: Outcome, *, sequential: bool) -> Anomaly:
         text += "." if len(options) <= SHOWN_OPTIONS else (
             f"; and {len(options) - SHOWN_OPTIONS} more.")
     if part.key is not None:
-        text = f"Key {show(part.key)}: {text[0].lower()}{text[1:]}"
+        where = f"Key {show(part.key)}: "
+        text, headline = (where + text[0].lower() + text[1:],
+                          where + headline[0].lower() + headline[1:])
     else:
-        text = text[0].upper() + text[1:]
-    return Anomaly(
+        text, headline = text[0].upper() + text[1:], headline[0].upper() + headline[1:]
+    anomaly = Anomaly(
         kind=_KIND[sequential],
         ops=tuple(ops),
         explanation=text,
@@ -140,6 +141,7 @@ def explain_part(part: Part, outcome: Outcome, *, sequential: bool) -> Anomaly:
             "candidates_omitted": len(options) - len(shown_options),
         },
     )
+    return anomaly, headline
 
 
 def verdict(
@@ -165,17 +167,19 @@ def verdict(
     invalid = [(p, o) for p, o in zip(parts, outcomes, strict=True) if o.valid is False]
     stopped = [(p, o) for p, o in zip(parts, outcomes, strict=True) if o.valid == UNKNOWN]
     if invalid:
-        anomalies = tuple(explain_part(p, o, sequential=sequential)
-                          for p, o in invalid[:SHOWN_KEYS])
-        text = f"Not {_adjective(sequential)}. {anomalies[0].explanation}"
+        explained = [explain_part(p, o, sequential=sequential) for p, o in invalid[:SHOWN_KEYS]]
+        anomalies = tuple(anomaly for anomaly, _ in explained)
+        text = f"Not {_adjective(sequential)}. {explained[0][1]}."
         if partitioned and len(invalid) > 1:
             keys = ", ".join(show(p.key) for p, _ in invalid[1:SHOWN_KEYS])
             more = len(invalid) - SHOWN_KEYS
             text += f" Keys {keys}{f' and {more} more' if more > 0 else ''} fail as well."
         cancelled = sum(1 for _, o in stopped if o.stopped == "cancelled")
         if cancelled:
-            text += (f" {cancelled} other part{'s' if cancelled > 1 else ''} of the history "
-                     "were not searched to the end once this was known.")
+            parts_were = "part of the history was" if cancelled == 1 else (
+                "parts of the history were")
+            text += (f" {cancelled} other {parts_were} not searched to the end once this "
+                     "was known.")
         details["invalid_keys"] = [_json_key(p.key) for p, _ in invalid] if partitioned else []
         return Verdict(checker=checker, valid=False, explanation=text, anomalies=anomalies,
                        details=details)
