@@ -1,5 +1,8 @@
 """Property tests: the searches agree with a brute-force search on small random histories.
 
+Registers, cas-registers, kv stores (checked per key and whole), fifo queues and
+mutexes, from their default initial states.
+
 The oracle tries every order of the operations that respects the precedence (real time,
 or process order) and the model, with each crashed operation either placed somewhere
 after its invocation or left out. It shares nothing with the engine but the model: no
@@ -23,16 +26,43 @@ from labrys.history import History, parse_history
 from labrys.models import Call, Inconsistent, Model, call_from_operation, get_model
 
 
+def _register(rng: random.Random, cas: bool) -> tuple[str, object]:
+    f = rng.choice(["read", "write", "cas"] if cas else ["read", "write"])
+    return f, (None if f == "read" else rng.randint(0, 2) if f == "write"
+               else [rng.randint(0, 2), rng.randint(0, 2)])
+
+
+def _kv(rng: random.Random) -> tuple[str, object]:
+    f = rng.choice(["get", "put", "append"])
+    key = rng.choice(["a", "b"])
+    return f, [key, None if f == "get" else rng.choice(["1", "2"] if f == "put" else ["x", "y"])]
+
+
+WORKLOADS: dict[str, tuple[Callable, Callable]] = {
+    # model: (invoke(rng) -> (f, value), result(rng, f, value) -> what an ok returns)
+    "register": (lambda rng: _register(rng, False),
+                 lambda rng, f, v: rng.choice([None, 0, 1, 2]) if f == "read" else v),
+    "cas-register": (lambda rng: _register(rng, True),
+                     lambda rng, f, v: rng.choice([None, 0, 1, 2]) if f == "read" else v),
+    "kv": (_kv, lambda rng, f, v: [v[0], rng.choice(["", "1", "2x", "xy", "1y"])]
+           if f == "get" else v),
+    "fifo-queue": (lambda rng: rng.choice([("enqueue", rng.randint(1, 3)), ("dequeue", None)]),
+                   lambda rng, f, v: rng.choice([None, 1, 2, 3]) if f == "dequeue" else v),
+    "mutex": (lambda rng: (rng.choice(["acquire", "release"]), None),
+              lambda rng, f, v: v),
+}
+
+
 def random_history(rng: random.Random) -> tuple[str, History]:
-    """A small history of reads, writes and (sometimes) cas over values 0..2, from nil.
+    """A small history for one of `WORKLOADS`, from the model's default initial state.
 
     Up to three clients; each op ends ok, fail or info, or is still pending at the end.
     After an info a client usually continues as a new process (Jepsen), and sometimes
-    under the same one (as Porcupine's etcd logs do). Reads return values that were
-    written or nil, so both verdicts are common.
+    under the same one (as Porcupine's etcd logs do). Results are drawn from values
+    that were or could have been written, so both verdicts are common.
     """
-    model = rng.choice(["register", "cas-register"])
-    functions = ["read", "write", "cas"] if model == "cas-register" else ["read", "write"]
+    model = rng.choice(list(WORKLOADS))
+    invoke, result = WORKLOADS[model]
     slots = rng.randint(1, 3)
     processes = list(range(slots))
     fresh = slots
@@ -41,16 +71,14 @@ def random_history(rng: random.Random) -> tuple[str, History]:
     for _ in range(rng.randint(0, 14)):
         s = rng.randrange(slots)
         if in_flight[s] is None:
-            f = rng.choice(functions)
-            value = (None if f == "read" else rng.randint(0, 2) if f == "write"
-                     else [rng.randint(0, 2), rng.randint(0, 2)])
+            f, value = invoke(rng)
             in_flight[s] = (f, value)
             records.append({"process": processes[s], "type": "invoke", "f": f, "value": value})
             continue
         f, value = in_flight[s]
         kind = rng.choice(["ok", "ok", "ok", "fail", "info"])
-        if f == "read" and kind == "ok":
-            value = rng.choice([None, 0, 1, 2])
+        if kind == "ok":
+            value = result(rng, f, value)
         records.append({"process": processes[s], "type": kind, "f": f, "value": value})
         in_flight[s] = None
         if kind == "info" and rng.random() < 0.7:
@@ -110,6 +138,9 @@ def assert_agrees_with_brute_force(model_name: str, history: History) -> tuple[b
     linearizable = check_linearizable(history, options).valid
     sequential = check_sequential(history, options).valid
     assert linearizable == exists_order(model, calls, real_time)
+    if model_name == "kv":  # checked per key above; whole, the verdict is the same
+        whole = CheckOptions(model=model_name, extra={"partition": False})
+        assert check_linearizable(history, whole).valid == linearizable
     assert sequential == exists_order(model, calls, process_order)
     assert not linearizable or sequential, "linearizable must imply sequentially consistent"
     return linearizable, sequential
