@@ -94,7 +94,7 @@ class Tally:
     with_anomaly: int = 0
     verdicts: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
-    lost: list[int] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -106,11 +106,11 @@ def anomaly_kinds(verdict: Verdict) -> set[str]:
     return kinds
 
 
-def lost_count(verdict: Verdict) -> int | None:
-    """How many acknowledged adds a set verdict says were lost (None for other checkers)."""
-    if verdict.checker != "set":
+def lost_count(verdict: Verdict) -> str | None:
+    """``lost/acknowledged`` adds of a set verdict (None for other checkers)."""
+    if verdict.checker != "set" or "lost-count" not in verdict.details:
         return None
-    return sum(len(a.ops) for a in verdict.anomalies if a.kind == "lost")
+    return f"{verdict.details['lost-count']}/{verdict.details['acknowledged-count']}"
 
 
 def run_config(config: Config, runs: int, store: str, first_seed: int) -> Tally:
@@ -122,6 +122,9 @@ def run_config(config: Config, runs: int, store: str, first_seed: int) -> Tally:
                         concurrency=config.concurrency, rate=config.rate, seed=first_seed + i,
                         store=store, options=config.options)
         outcome = run_test(spec, console=Console(file=io.StringIO()), command=["claims_table"])
+        if outcome.interrupted or (outcome.error or "").startswith("terminated by a signal"):
+            # The runner tore the run down and returned; the user wants out, not more runs.
+            raise KeyboardInterrupt
         tally.runs += 1
         if outcome.error is not None:
             tally.errors.append(outcome.error)
@@ -155,7 +158,7 @@ def render(rows: list[tuple[Config, Tally]]) -> str:
     for config, tally in rows:
         kinds = ", ".join(f"{k} ({n})" for k, n in sorted(tally.kinds.items())) or "none"
         if tally.lost:
-            kinds += f"; lost acknowledged adds per run: {', '.join(map(str, tally.lost))}"
+            kinds += f"; lost/acknowledged adds per run: {', '.join(tally.lost)}"
         verdicts = ", ".join(f"{k}: {n}" for k, n in sorted(tally.verdicts.items()))
         target = "postgres+patroni" if config.options.get("ha") == "patroni" else config.target
         lines.append(f"| {target} | {options_text(config)} | {config.workload} | "
