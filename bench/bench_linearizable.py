@@ -12,7 +12,7 @@ For comparison, Porcupine (Go) takes about 1.1 s for the etcd logs, 0.3 s for th
 50-client kv log per key, and 3.7 to 4.0 s for each 10-client kv log checked whole.
 
 Usage:
-    .venv/bin/python bench/bench_linearizable.py [--whole-timeout 30]
+    .venv/bin/python bench/bench_linearizable.py [--whole-timeout 10]
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def bench(rows: list[tuple[str, CheckOptions, bool]]) -> tuple[float, float, int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--whole-timeout", type=float, default=30.0,
+    parser.add_argument("--whole-timeout", type=float, default=10.0,
                         help="time limit for each 50-client kv log checked whole (s)")
     args = parser.parse_args()
     if not (CONFORMANCE / "expected.tsv").exists():
