@@ -354,9 +354,3 @@ def _register_bad_reads(th: TxnHistory) -> Iterator[Finding]:
                              values=tuple(sorted(by_value, key=repr)),
                              txns=tuple(sorted(readers)))
 
-
-def findings_by_kind(findings: list[Finding]) -> Mapping[str, list[Finding]]:
-    out: dict[str, list[Finding]] = {}
-    for f in findings:
-        out.setdefault(f.kind, []).append(f)
-    return out

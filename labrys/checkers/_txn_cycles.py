@@ -402,7 +402,8 @@ def search_component(graph: DepGraph, component: Sequence[int], explainer: Expla
     """Every cycle finding for one strongly connected component (see module notes)."""
     inside = set(component)
     local = {v: {w: m for w, m in graph.succ[v].items() if w in inside} for v in component}
-    exists = _cycle_exists(local)
+    projections = _Projections(local)
+    exists = _cycle_exists(projections)
     findings: list[CycleFinding] = []
     skip = _impossible_kinds(exists)
     searched: list[str] = []
@@ -412,7 +413,6 @@ def search_component(graph: DepGraph, component: Sequence[int], explainer: Expla
         if search.clock() > deadline:
             raise _OutOfTime
 
-    sub_cache: dict[int, list[list[int]]] = {}
     current = ""
     try:
         for spec in search.specs:
@@ -420,10 +420,8 @@ def search_component(graph: DepGraph, component: Sequence[int], explainer: Expla
                 continue
             current = spec.kind
             tick()
-            if spec.allowed not in sub_cache:
-                sub_cache[spec.allowed] = _sub_components(local, spec.allowed)
             found = None
-            for sub in sub_cache[spec.allowed]:
+            for sub in projections.components(spec.allowed):
                 members = set(sub)
                 adjacency = {v: [(w, m & spec.allowed) for w, m in local[v].items()
                                  if w in members and m & spec.allowed] for v in sub}
@@ -441,19 +439,39 @@ def search_component(graph: DepGraph, component: Sequence[int], explainer: Expla
             kind="cycle-search-timeout", searching=current,
             not_found=tuple(k for k in searched if k not in found_kinds),
             size=len(component), budget_s=search.budget_s))
-        fallback = _fallback_cycle(local)
+        fallback = _fallback_cycle(local, projections)
         findings.append(_explained(classify([s.kind for s in fallback]), fallback, explainer))
     ruled_out = impossible_models(f.kind for f in findings if isinstance(f, CycleAnomaly))
     return [e for e in exists if e.model not in ruled_out] + findings
 
 
-def _cycle_exists(local: Mapping[int, Mapping[int, int]]) -> list[CycleExists]:
+class _Projections:
+    """A component's projections and their nontrivial components, each computed once.
+    Relations the component lacks are dropped from a projection first, so that, say,
+    ww+process is not recomputed where there are no process edges."""
+
+    def __init__(self, local: Mapping[int, Mapping[int, int]]) -> None:
+        self.local = local
+        self.present = 0
+        for out in local.values():
+            for m in out.values():
+                self.present |= m
+        self._cache: dict[tuple[int, int], list[list[int]]] = {}
+
+    def components(self, edges: int, extension: int = 0) -> list[list[int]]:
+        key = (edges & self.present, extension & self.present)
+        if key not in self._cache:
+            self._cache[key] = _sub_components(self.local, *key)
+        return self._cache[key]
+
+
+def _cycle_exists(projections: _Projections) -> list[CycleExists]:
     found: list[CycleExists] = []
     redundant: set[str] = set()
     for spec in CYCLE_EXISTS:
         if spec.model in redundant:
             continue
-        subs = _sub_components(local, spec.projection.edges, spec.projection.extension)
+        subs = projections.components(spec.projection.edges, spec.projection.extension)
         if subs:
             found.append(_exists(spec, subs[0]))
             redundant |= stronger_models([spec.model])
@@ -473,11 +491,12 @@ def _impossible_kinds(exists: Sequence[CycleExists]) -> set[str]:
     return set(CYCLE_KINDS & prohibited_anomalies(possible))
 
 
-def _fallback_cycle(local: Mapping[int, Mapping[int, int]]) -> list[Step]:
+def _fallback_cycle(local: Mapping[int, Mapping[int, int]],
+                    projections: _Projections) -> list[Step]:
     """Some short cycle, in the weakest projection that has one; no budget (linear)."""
     for mask in (WW, WW | PROCESS | REALTIME, WW | WR, WW | WR | PROCESS | REALTIME, DATA,
                  DATA | PROCESS | REALTIME):
-        subs = _sub_components(local, mask)
+        subs = projections.components(mask)
         if not subs:
             continue
         members = set(subs[0])

@@ -454,6 +454,9 @@ def test_writes_follow_reads_infers_more_of_the_version_order():
     assert register(*txns).valid is True
     v = register(*txns, options=CheckOptions(extra={"wfr_keys": True}))
     assert kinds(v) == ["G-single-item"]
+    text = only(v, "G-single-item").explanation
+    assert "T1 read key x = 1, and T2 set it to 2, which came later in the version order" in text
+    assert "T1 read key y = 1, which T2 wrote: a contradiction!" in text
 
 
 def test_cyclic_versions_with_writes_follow_reads():
