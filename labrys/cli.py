@@ -62,11 +62,12 @@ def _parse_init(text: str | None) -> object:
 
 
 def _parse_models(text: str | None) -> tuple[str, ...]:
+    """A comma-separated list of names; Jepsen's leading colons are allowed."""
     if text is None:
         return CheckOptions().consistency_models
     names = tuple(name.strip().lstrip(":") for name in text.split(",") if name.strip())
     if not names:
-        raise UsageError("--consistency-models needs at least one model name")
+        raise UsageError(f"expected comma-separated names, got {text!r}")
     return names
 
 
@@ -98,7 +99,29 @@ def check(
         help="list-append/rw-register: the models the system claims, comma-separated "
         "(default strict-serializable).")] = None,
     negative_balances: Annotated[bool, typer.Option(
-        "--negative-balances", help="bank: allow balances below zero.")] = False,
+        "--negative-balances", "--allow-negative-balances",
+        help="bank: allow balances below zero.")] = False,
+    total_amount: Annotated[int | None, typer.Option(
+        help="bank: the total every read must see (default: the first read's total).")]
+    = None,
+    whole: Annotated[bool, typer.Option(
+        "--whole", help="linearizable/sequential: check the history as one, not per key.")]
+    = False,
+    linearizable_reads: Annotated[bool, typer.Option(
+        "--linearizable-reads",
+        help="set-full: reads must be linearizable, so a stale read is an error.")] = False,
+    cycle_search_timeout: Annotated[float | None, typer.Option(
+        help="list-append/rw-register: milliseconds of cycle search per component "
+        "(elle-cli's option; --timeout in seconds means the same).")] = None,
+    anomalies: Annotated[str | None, typer.Option(
+        help="list-append/rw-register: anomalies to forbid as well, comma-separated.")]
+    = None,
+    wfr_keys: Annotated[bool, typer.Option(
+        "--wfr-keys", help="rw-register: infer version orders from a write that follows a "
+        "read of the same key in one transaction.")] = False,
+    plot_options: Annotated[list[str] | None, typer.Option(
+        "--plot-format", "--plot-timeout", "--max-plot-bytes", "--directory", hidden=True,
+        help="Accepted for elle-cli compatibility; labrys draws no plots here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
     """Check recorded histories.
@@ -111,6 +134,19 @@ def check(
 
         labrys check --model cas-register --init 0 history.edn
     """
+    if cycle_search_timeout is not None:
+        timeout = cycle_search_timeout / 1000
+    extra: dict[str, object] = {}
+    if total_amount is not None:
+        extra["total_amount"] = total_amount
+    if whole:
+        extra["partition"] = False
+    if linearizable_reads:
+        extra["linearizable"] = True
+    if anomalies:
+        extra["anomalies"] = _parse_models(anomalies)
+    if wfr_keys:
+        extra["wfr_keys"] = True
     options = CheckOptions(
         model=model,
         init=_parse_init(init),
@@ -119,6 +155,7 @@ def check(
         group_size=group_size,
         consistency_models=_parse_models(consistency_models),
         negative_balances=negative_balances,
+        extra=extra,
     )
     if len(files) == 1:
         verdict = check_file(files[0], checker, options, format=format)

@@ -45,8 +45,10 @@ def _print_body(console: Console, verdict: Verdict) -> None:
     for anomaly in shown:
         ops = ", ".join(str(i) for i in anomaly.ops[:12])
         more = f" …{len(anomaly.ops) - 12} more" if len(anomaly.ops) > 12 else ""
-        console.print(f"  • [bold]{escape(anomaly.kind)}[/bold] (ops {ops}{more}): "
-                      f"{escape(anomaly.explanation)}")
+        # A single anomaly often is the explanation; say it once.
+        said = "" if anomaly.explanation == verdict.explanation else (
+            f": {escape(anomaly.explanation)}")
+        console.print(f"  • [bold]{escape(anomaly.kind)}[/bold] (ops {ops}{more}){said}")
     if len(verdict.anomalies) > len(shown):
         console.print(f"  … and {len(verdict.anomalies) - len(shown)} more anomalies "
                       "(all of them are in --json)")
