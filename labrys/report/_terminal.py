@@ -7,6 +7,9 @@ data is always in ``--json`` and ``results.json``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 
@@ -49,6 +52,28 @@ def _print_body(console: Console, verdict: Verdict) -> None:
         said = "" if anomaly.explanation == verdict.explanation else (
             f": {escape(anomaly.explanation)}")
         console.print(f"  • [bold]{escape(anomaly.kind)}[/bold] (ops {ops}{more}){said}")
+        _print_order(console, anomaly.data)
     if len(verdict.anomalies) > len(shown):
         console.print(f"  … and {len(verdict.anomalies) - len(shown)} more anomalies "
                       "(all of them are in --json)")
+
+
+def _print_order(console: Console, data: Mapping[str, Any]) -> None:
+    """The order a search got furthest with, and why each next step failed.
+
+    Search checkers (linearizable, sequential) put these in an anomaly's data as
+    ``linearization`` (op, process, description, state) and ``candidates`` (op,
+    process, description, reason); a person debugging wants them as a list.
+    """
+    steps = data.get("linearization")
+    if not steps:
+        return
+    omitted = data.get("linearization_omitted", 0)
+    console.print("    longest order found" + (f" (its last {len(steps)} steps)" if omitted
+                                                 else "") + ":")
+    for step in steps:
+        console.print(f"      op {step['op']:<6} process {escape(str(step['process'])):<5} "
+                      f"{escape(step['description']):<28} → state {escape(step['state'])}")
+    for candidate in data.get("candidates", ()):
+        console.print(f"    ✗ op {candidate['op']} ({escape(candidate['description'])}): "
+                      f"{escape(candidate['reason'])}")
