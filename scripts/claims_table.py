@@ -9,9 +9,11 @@ and the verdict column says what that means for the claim.
 
 Usage (as root, with the Debian packages of scripts/system-packages/targets.txt)::
 
-    .venv/bin/python scripts/claims_table.py --runs 3 > docs/claims-table.md
+    .venv/bin/python scripts/claims_table.py --runs 3 --out docs/claims-table-raw.md
 
-``--only NAME`` runs the configurations whose label contains NAME. Runs are stored
+The table is printed at the end and, with ``--out``, written to a file (the runner
+prints progress lines on stdout when it has no terminal). ``--only NAME`` runs the
+configurations whose label contains NAME. Runs are stored
 under ``--store`` (default ``results/claims``), one folder per configuration.
 """
 
@@ -22,6 +24,7 @@ import io
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -65,8 +68,14 @@ CONFIGS = (
     Config(label="redis-set-min-replicas-lag-2", target="redis", workload="set",
            options={"min_replicas_to_write": "1", "min_replicas_max_lag": "2"},
            interval_s=12, time_limit_s=26, **_PRIMARY_CUT),
+    Config(label="redis-set-wait-2", target="redis", workload="set",
+           options={"wait": "2"}, interval_s=12, time_limit_s=26, **_PRIMARY_CUT),
+    Config(label="redis-counter-default", target="redis", workload="counter", interval_s=12,
+           time_limit_s=26, **_PRIMARY_CUT),
     Config(label="redis-register-replica", target="redis", workload="register",
            options={"read_from": "replica"}),
+    Config(label="redis-register-replica-primary-cut", target="redis", workload="register",
+           options={"read_from": "replica"}, interval_s=8, time_limit_s=18, **_PRIMARY_CUT),
     Config(label="postgres-register-replica-async", target="postgres", workload="register",
            options={"read_from": "replica", "sync": "off"}),
     Config(label="postgres-register-replica-sync-on", target="postgres", workload="register",
@@ -173,12 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", default="results/claims", help="where runs are stored")
     parser.add_argument("--only", default="", help="only labels containing this text")
     parser.add_argument("--seed", type=int, default=1, help="seed of the first run")
+    parser.add_argument("--out", default=None, help="also write the table to this file")
     args = parser.parse_args(argv)
     rows: list[tuple[Config, Tally]] = []
     for config in CONFIGS:
         if args.only in config.label:
             rows.append((config, run_config(config, args.runs, args.store, args.seed)))
-    print(render(rows))
+    table = render(rows)
+    print(table)
+    if args.out:
+        Path(args.out).write_text(table + "\n", encoding="utf-8")
     failures: list[Any] = [(c.label, e) for c, t in rows for e in t.errors]
     for label, error in failures:
         print(f"{label}: run failed: {error}", file=sys.stderr)
