@@ -12,9 +12,9 @@ Usage (as root, with the Debian packages of scripts/system-packages/targets.txt)
     .venv/bin/python scripts/claims_table.py --runs 3 --out docs/claims-table-raw.md
 
 The table is printed at the end and, with ``--out``, written to a file (the runner
-prints progress lines on stdout when it has no terminal). ``--only NAME`` runs the
-configurations whose label contains NAME. Runs are stored
-under ``--store`` (default ``results/claims``), one folder per configuration.
+prints progress lines on stdout when it has no terminal). ``--only A,B`` runs the
+configurations whose label contains A or B. Runs are stored under ``--store``
+(default ``results/claims``), one folder per configuration.
 """
 
 from __future__ import annotations
@@ -180,13 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per configuration")
     parser.add_argument("--store", default="results/claims", help="where runs are stored")
-    parser.add_argument("--only", default="", help="only labels containing this text")
+    parser.add_argument("--only", default="",
+                        help="only labels containing one of these comma-separated texts")
     parser.add_argument("--seed", type=int, default=1, help="seed of the first run")
     parser.add_argument("--out", default=None, help="also write the table to this file")
     args = parser.parse_args(argv)
     rows: list[tuple[Config, Tally]] = []
     for config in CONFIGS:
-        if args.only in config.label:
+        if any(part in config.label for part in args.only.split(",")):
             rows.append((config, run_config(config, args.runs, args.store, args.seed)))
     table = render(rows)
     print(table)

@@ -272,6 +272,9 @@ class Postgres:
     def create_schema(self, node: Node) -> None:
         with psycopg.connect(host=node.address, port=PORT, user=USER, dbname="postgres",
                              connect_timeout=5, autocommit=True) as conn:
+            # Created before any standby exists: with synchronous standbys configured,
+            # a commit that waited for them would wait forever.
+            conn.execute("SET synchronous_commit TO local")
             for statement in SCHEMA:
                 conn.execute(statement)  # type: ignore[arg-type]
 
