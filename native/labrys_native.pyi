@@ -36,8 +36,13 @@ def check(
     timeout_s: float | None = None,
     memory_limit_mb: float | None = None,
     stop_at_first_invalid: bool = False,
+    symmetry: bool = False,
 ) -> list[PartResult]:
     """Search every part, in parallel with the GIL released; one result per part.
+
+    ``symmetry`` places crashed operations with identical effects in invocation order
+    only (linearizable mode): the same verdicts, far fewer states, but other prefixes
+    than the Python engine's.
 
     Raises:
         ValueError: a part is malformed (lengths disagree, unknown micro-operation kind,

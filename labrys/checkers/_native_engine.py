@@ -215,7 +215,8 @@ def _replay(model: Model, calls: Sequence[Any], prefix: Sequence[int]) -> tuple[
 
 
 def search_native(parts: Sequence[Part], *, sequential: bool, budget: Budget,
-                  stop_at_first_invalid: bool = True) -> list[Outcome] | None:
+                  stop_at_first_invalid: bool = True, symmetry: bool = False
+                  ) -> list[Outcome] | None:
     """Search every part with the native core, in parallel; None if it cannot.
 
     None means: the core is not installed, or some part's model or values have no exact
@@ -232,6 +233,9 @@ def search_native(parts: Sequence[Part], *, sequential: bool, budget: Budget,
         budget: shared by all parts: one deadline, one pool of memory.
         stop_at_first_invalid: stop the other parts once one is invalid, as the Python
             engine's `run` does; they come back unknown with ``stopped == "cancelled"``.
+        symmetry: place crashed operations with identical effects in invocation order
+            only (see ``native/src/linear.rs``): the same verdicts from far fewer
+            states, but prefixes that may differ from the Python engine's.
     """
     core = native_module()
     if core is None:
@@ -244,7 +248,7 @@ def search_native(parts: Sequence[Part], *, sequential: bool, budget: Budget,
     timeout_s = None if budget.deadline is None else max(0.0, budget.deadline - time.monotonic())
     results = core.check("sequential" if sequential else "linearizable", encoded,
                          timeout_s=timeout_s, memory_limit_mb=budget.memory_bytes / 2**20,
-                         stop_at_first_invalid=stop_at_first_invalid)
+                         stop_at_first_invalid=stop_at_first_invalid, symmetry=symmetry)
     outcomes = []
     for part, (status, why, prefix, explored, _peak, _seconds) in zip(parts, results,
                                                                       strict=True):

@@ -12,9 +12,11 @@ The encoding, for operations ``i`` (prepared calls of one part):
 - ``on_i``, a boolean: the operation took effect. A crashed one may not have; a
   completed one did. Each operation also has a *tracking literal* ``keep_i``: the
   solver is asked for an answer under the assumption that every ``keep_i`` holds, and
-  ``keep_i`` false means "this operation is not in the history". Then ``on_i → keep_i``
-  and, for a completed operation, ``keep_i → on_i``. An unsat core is a set of
-  ``keep_i`` that cannot all hold: a sub-history with no valid order.
+  ``keep_i`` false means "forget how this operation ended": it becomes as if crashed,
+  free to take effect or not, with no completion to order it. So for a completed
+  operation ``keep_i → on_i``, and its completion orders others only under ``keep_i``.
+  An unsat core is a set of ``keep_i`` that cannot all hold: operations whose recorded
+  outcomes already admit no order, whatever the others did.
 - Precedence: for linearizability, ``a`` completed before ``b`` was invoked implies
   ``pos_a < pos_b`` (when both took effect); for sequential consistency, the same for
   ``a`` completed ok earlier by ``b``'s process.
@@ -137,7 +139,7 @@ def _encode(model: Model, calls: Sequence[Call], *, sequential: bool) -> _Proble
     if n > 1:
         s.add(z3.Distinct(*pos))
     for i, c in enumerate(calls):
-        s.add(pos[i] >= 0, z3.Implies(on[i], keep[i]))
+        s.add(pos[i] >= 0)
         if c.known:
             s.add(z3.Implies(keep[i], on[i]))
         if effects[i].impossible:
@@ -153,7 +155,7 @@ def _encode(model: Model, calls: Sequence[Call], *, sequential: bool) -> _Proble
             else:
                 before = ca.return_index < cb.index
             if before:
-                s.add(z3.Implies(z3.And(on[a], on[b]), pos[a] < pos[b]))
+                s.add(z3.Implies(z3.And(keep[a], on[a], on[b]), pos[a] < pos[b]))
     writers: dict[Hashable, list[tuple[int, Any]]] = {}
     for i, e in enumerate(effects):
         for key, v in e.leaves:
@@ -217,17 +219,19 @@ def search_smt(model: Model, calls: Sequence[Call], *, sequential: bool,
 
 def unsat_core(model: Model, calls: Sequence[Call], *, sequential: bool,
                budget: Budget) -> list[int] | None:
-    """Positions (into ``calls``) of a small set of operations that admit no order.
+    """Positions (into ``calls``) of completed operations whose outcomes admit no order.
 
-    z3 is asked to minimise the core, so it is usually, not always, minimal; callers
-    that need a guarantee check it (`labrys.checkers._minimize` does).
+    The others are not removed but weakened: as if they had crashed (see the module
+    docstring), so a read is never left without the write it may have read from. The
+    core is small but not minimal; `labrys.checkers._minimize` shrinks it further.
 
     Returns:
         The positions in increasing order, or None if the calls are valid or z3 ran
         out of time.
     """
+    # z3's own core minimisation costs twenty times the solve on histories of a few
+    # hundred operations; delta debugging on the raw core is far cheaper.
     problem = _encode(model, calls, sequential=sequential)
-    problem.solver.set("core.minimize", True)
     if not _set_timeout(problem.solver, budget):
         return None
     if problem.solver.check(*problem.keep) != z3.unsat:

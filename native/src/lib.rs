@@ -119,7 +119,7 @@ type PartResult = (String, String, Vec<u32>, usize, usize, f64);
 
 /// Checks every part; see the module docs and `labrys_native.pyi`.
 #[pyfunction]
-#[pyo3(signature = (mode, parts, *, timeout_s=None, memory_limit_mb=None, stop_at_first_invalid=false))]
+#[pyo3(signature = (mode, parts, *, timeout_s=None, memory_limit_mb=None, stop_at_first_invalid=false, symmetry=false))]
 fn check(
     py: Python<'_>,
     mode: &str,
@@ -127,6 +127,7 @@ fn check(
     timeout_s: Option<f64>,
     memory_limit_mb: Option<f64>,
     stop_at_first_invalid: bool,
+    symmetry: bool,
 ) -> PyResult<Vec<PartResult>> {
     let sequential = match mode {
         "linearizable" => false,
@@ -149,7 +150,7 @@ fn check(
                 let outcome = if sequential {
                     sequential::search(&part, &mut machine, &mut meter)
                 } else {
-                    linear::search(&part, &mut machine, &mut meter)
+                    linear::search(&part, &mut machine, &mut meter, symmetry)
                 };
                 if stop_at_first_invalid && outcome.validity == Validity::Invalid {
                     budget.cancel.store(true, Ordering::Relaxed);

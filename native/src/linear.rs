@@ -21,6 +21,14 @@
 //! The key is `[state, f, word count, words…, optional ids…]`: equal keys iff equal
 //! (placed set, state) pairs, so the memo is exact, with no hashing of sets that could
 //! collide.
+//!
+//! Optionally (`symmetry`), crashed operations with identical effects are placed in
+//! invocation order only. That loses no order: if a valid order uses k of them, the k
+//! invoked first can stand in for them, because at the i-th place at least i of them
+//! had been invoked, and none has a deadline. It turns the 2^k subsets of k
+//! interchangeable crashed writes into k + 1 counts. It changes which prefixes the
+//! search visits, so the longest prefix may differ from the Python engine's: it is off
+//! for checks whose explanations must match, on for `--minimize`'s many yes/no checks.
 
 use crate::budget::{Meter, CHECK_EVERY};
 use crate::memo::Memo;
@@ -70,7 +78,25 @@ pub(crate) fn push_packed(key: &mut Vec<u64>, ids: &[u32]) {
     }
 }
 
-pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter) -> Outcome {
+/// For each optional op, the optional op with identical effects invoked just before
+/// it, which must be placed first (NIL if none, or if symmetry is off).
+fn class_predecessors(part: &Part, machine: &Machine, symmetry: bool) -> Vec<u32> {
+    let n = part.calls.len();
+    let mut pred = vec![NIL; n];
+    if symmetry {
+        let mut last: hashbrown::HashMap<&[crate::model::Micro], u32> = hashbrown::HashMap::new();
+        for i in 0..n {
+            if part.returns[i] < 0 {
+                if let Some(p) = last.insert(machine.micros_of(i), i as u32) {
+                    pred[i] = p;
+                }
+            }
+        }
+    }
+    pred
+}
+
+pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter, symmetry: bool) -> Outcome {
     let n = part.calls.len();
     let mut remaining = part.returns.iter().filter(|&&r| r >= 0).count();
     if remaining == 0 {
@@ -121,6 +147,8 @@ pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter) -> Outcome 
     }
     kind[tail as usize] = -1; // unreachable while ops remain: a remaining op's return comes first
     drop(events);
+    let pred = class_predecessors(part, machine, symmetry);
+    let mut optional_placed = vec![false; n];
 
     let mut memo = Memo::new();
     let mut placed = vec![0u64; (nk as usize).div_ceil(64) + 1];
@@ -139,6 +167,10 @@ pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter) -> Outcome 
         let k = kind[entry as usize];
         if k >= 0 {
             let i = op_of[entry as usize] as usize;
+            if pred[i] != NIL && !optional_placed[pred[i] as usize] {
+                entry = nxt[entry as usize];
+                continue;
+            }
             let new = match machine.step(state, i) {
                 Ok(s) => s,
                 Err(e) => return Outcome::error(e),
@@ -159,6 +191,7 @@ pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter) -> Outcome 
                     let id = optional_id[i];
                     let at = optional.partition_point(|&x| x < id);
                     optional.insert(at, id);
+                    optional_placed[i] = true;
                     (f, max_placed)
                 };
                 key.clear();
@@ -212,6 +245,7 @@ pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter) -> Outcome 
                 } else {
                     let at = optional.partition_point(|&x| x < optional_id[i]);
                     optional.remove(at);
+                    optional_placed[i] = false;
                 }
             }
             entry = nxt[entry as usize];
@@ -238,6 +272,7 @@ pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter) -> Outcome 
             } else {
                 let at = optional.partition_point(|&x| x < optional_id[i]);
                 optional.remove(at);
+                optional_placed[i] = false;
             }
             let e = frame.entry;
             nxt[prv[e as usize] as usize] = e;

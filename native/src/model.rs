@@ -30,7 +30,7 @@ pub const APPEND: i64 = 3;
 pub const ADD: i64 = 4;
 
 /// One micro-operation on a slot.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Micro {
     pub kind: i64,
     pub slot: usize,
@@ -160,6 +160,11 @@ impl Machine {
         self.vectors.push(v.clone());
         self.vector_ids.insert(v, id);
         id
+    }
+
+    /// Operation `op`'s micro-operations: equal slices mean identical effects.
+    pub fn micros_of(&self, op: usize) -> &[Micro] {
+        &self.micros[self.starts[op]..self.starts[op + 1]]
     }
 
     /// Bytes held by the interners, for the memory budget.
