@@ -161,7 +161,8 @@ def ddmin(items: Sequence[int], fails: Callable[[Sequence[int]], bool]) -> list[
                 current, n = chunk, 2
                 break
         else:
-            for chunk in chunks:
+            # With two chunks, each complement is the other chunk: already tried.
+            for chunk in chunks if len(chunks) > 2 else ():
                 dropped = set(chunk)
                 complement = [x for x in current if x not in dropped]
                 if fails(complement):
