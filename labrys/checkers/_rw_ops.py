@@ -612,23 +612,22 @@ def strongly_connected(n: int, adjacency: Sequence[Sequence[int]],
     for root in range(n):
         if index[root] != -1:
             continue
-        work = [(root, 0)]
+        work = [(root, adjacency[root], 0)]  # each node's edges fetched once
         index[root] = low[root] = counter
         counter += 1
         stack.append(root)
         on_stack[root] = True
         while work:
-            u, i = work[-1]
-            edges = adjacency[u]
+            u, edges, i = work[-1]
             if i < len(edges):
-                work[-1] = (u, i + 1)
+                work[-1] = (u, edges, i + 1)
                 v = target[edges[i]]
                 if index[v] == -1:
                     index[v] = low[v] = counter
                     counter += 1
                     stack.append(v)
                     on_stack[v] = True
-                    work.append((v, 0))
+                    work.append((v, adjacency[v], 0))
                 elif on_stack[v] and index[v] < low[u]:
                     low[u] = index[v]
                 continue
