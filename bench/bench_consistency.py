@@ -13,13 +13,12 @@ eight keys), and rw-register transactions of one to three micro-ops over eight k
 Timing covers the check only, in CPU seconds of this process (so that other work on
 the machine does not count). The last column compares the growth from 10,000 to
 100,000 ops with n log n's (x12.5): a checker at or below it scales no worse than
-linear-logarithmically. Each time is the best of ``--repeat`` runs; ``--no-gc`` times
-the checks with the garbage collector off (CPython's full collections scan the whole
-live heap, so with it on, bigger histories also pay for more and longer collections).
+linear-logarithmically. Each time is the best of ``--repeat`` runs, through
+`run_checker` as users get it (with CPython's cyclic collector paused during the check).
 
 Usage:
     .venv/bin/python bench/bench_consistency.py [--sizes 10000,100000] [--seed 1]
-        [--repeat 1] [--crash 0.01] [--no-gc]
+        [--repeat 1] [--crash 0.01]
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ import random
 import time
 from typing import Any
 
-from labrys.checkers import CheckOptions, get_checker
+from labrys.checkers import CheckOptions, run_checker
 from labrys.history import History
 
 PROCESSES = 10
@@ -130,19 +129,14 @@ def simulate(n_ops: int, shape: str, rng: random.Random, crash: float) -> Histor
     return History.from_records((None, r) for r in records)
 
 
-def timed(name: str, history: History, repeat: int, *, collector: bool) -> tuple[float, Any]:
-    check = get_checker(name).load()
-    options = CheckOptions()
+def timed(name: str, history: History, repeat: int) -> tuple[float, Any]:
     best = math.inf
     verdict = None
     for _ in range(repeat):
         gc.collect()
-        if not collector:
-            gc.disable()
         start = time.process_time()
-        verdict = check(history, options)
+        verdict = run_checker(name, history, CheckOptions())
         best = min(best, time.process_time() - start)
-        gc.enable()
     return best, verdict
 
 
@@ -152,15 +146,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--crash", type=float, default=0.01)
-    parser.add_argument("--no-gc", action="store_true",
-                        help="time each check with the garbage collector off, to separate "
-                             "the algorithm's growth from CPython's full collections, whose "
-                             "cost grows with the live heap (the history included)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"{PROCESSES} workers, crash probability {args.crash}, seed {args.seed}; "
-          f"CPU seconds (best of {args.repeat}, garbage collector "
-          f"{'off' if args.no_gc else 'on'}), verdict in brackets")
+          f"CPU seconds (best of {args.repeat}), verdict in brackets")
     header = f"{'checker':<22}{'shape':<10}" + "".join(f"{n:>18,}" for n in sizes)
     if len(sizes) == 2:
         header += f"{'growth':>9}{'n log n':>9}"
@@ -174,7 +163,7 @@ def main() -> None:
             row = f"{name:<22}{shape:<10}"
             times = []
             for h in histories:
-                seconds, verdict = timed(name, h, args.repeat, collector=not args.no_gc)
+                seconds, verdict = timed(name, h, args.repeat)
                 times.append(seconds)
                 row += f"{seconds:>11.3f} [{str(verdict.valid)[:5]:>5}]"
             if len(sizes) == 2:

@@ -31,8 +31,7 @@ import random
 import time
 from typing import Any
 
-from labrys.checkers import CheckOptions
-from labrys.checkers._txn import check_list_append
+from labrys.checkers import CheckOptions, run_checker
 from labrys.history import History, Op, OpType
 
 KEY_COUNT = 10
@@ -121,7 +120,7 @@ def main() -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
-    verdict = check_list_append(history, CheckOptions())
+    verdict = run_checker("list-append", history, CheckOptions())
     if profiler:
         profiler.disable()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -6,8 +6,7 @@ op when it completes, so histories are realistic in shape and valid. Timing cove
 check only (the history is built first). The last column compares the growth from
 10,000 to 100,000 ops with n log n's (x12.5): a checker at or below it scales no worse
 than linear-logarithmically. Each time is the best of ``--repeat`` runs, each after a
-full garbage collection; the collector stays on, so its cost (which grows with the live
-heap, the history included) is part of what is measured.
+full garbage collection, through `run_checker` as users get it.
 
 set-full's reads return the whole set, so its input grows with reads × set size; the
 generator issues a fixed number of reads (40) so that the history's size, values
@@ -30,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from labrys.checkers import CheckOptions, get_checker
+from labrys.checkers import CheckOptions, run_checker
 from labrys.history import History
 
 PROCESSES = 5
@@ -203,12 +202,11 @@ def main() -> None:
     for n in sizes:
         for name, (sim, options) in workloads(n).items():
             history = interleave(n, random.Random(args.seed), sim)
-            check = get_checker(name).load()
             best = math.inf
             for _ in range(args.repeat):
                 gc.collect()
                 started = time.perf_counter()
-                verdict = check(history, options)
+                verdict = run_checker(name, history, options)
                 best = min(best, time.perf_counter() - started)
             seconds[name].append(best)
             verdicts[name].append(str(verdict.valid))

@@ -119,6 +119,9 @@ def check(
     wfr_keys: Annotated[bool, typer.Option(
         "--wfr-keys", help="rw-register: infer version orders from a write that follows a "
         "read of the same key in one transaction.")] = False,
+    causal_model: Annotated[str | None, typer.Option(
+        help="causal: the model claimed: cc (default), cm (causal memory) or ccv "
+        "(causal convergence).")] = None,
     plot_options: Annotated[list[str] | None, typer.Option(
         "--plot-format", "--plot-timeout", "--max-plot-bytes", "--directory", hidden=True,
         help="Accepted for elle-cli compatibility; labrys draws no plots here.")] = None,
@@ -147,6 +150,8 @@ def check(
         extra["anomalies"] = _parse_models(anomalies)
     if wfr_keys:
         extra["wfr_keys"] = True
+    if causal_model is not None:
+        extra["causal_model"] = causal_model
     options = CheckOptions(
         model=model,
         init=_parse_init(init),

@@ -10,8 +10,10 @@ cluster, returning ``unknown`` (never ``True``) when it runs out of budget.
 
 from __future__ import annotations
 
+import gc
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,4 +133,26 @@ def run_checker(name: str, history: History, options: CheckOptions) -> Verdict:
             the history is malformed for it: those are the user's to fix.
     """
     check = get_checker(name).load()
-    return check_safe(name, lambda: check(history, options))
+    with collector_paused():
+        return check_safe(name, lambda: check(history, options))
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause CPython's cyclic garbage collector while a checker runs, then restore it.
+
+    Checkers allocate millions of small tuples and dicts beside a history that is
+    itself millions of objects, and every allocation burst triggers collections that
+    scan that whole heap: on 100,000-op histories that cost the transactional checker
+    more than its own work, and the session and causal checkers 30–45 %. Reference
+    counting still frees everything acyclic at once; the rare cycles a search builds
+    are collected when the collector resumes (Mercurial's ``util.nogc`` does the same
+    for the same reason).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

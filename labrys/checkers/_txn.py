@@ -46,10 +46,8 @@ the claims permit), and counts.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from labrys.checkers._registry import CheckOptions
@@ -146,32 +144,8 @@ def _settings(options: CheckOptions) -> _Settings:
                      budget_s=float(budget), wfr_keys=bool(options.extra.get("wfr_keys")))
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector, restoring its state after.
-
-    The check allocates millions of small tuples and dicts beside a history that is
-    itself millions of objects; each allocation burst triggers collections that scan
-    that whole heap, which more than doubled the time of a 100,000-transaction check.
-    Nothing here builds reference cycles, so reference counting alone frees it all
-    (Mercurial's ``util.nogc`` does the same for the same reason).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _check(workload: str, history: History, options: CheckOptions) -> Verdict:
     settings = _settings(options)
-    with _collector_paused():
-        return _check_with(workload, history, settings)
-
-
-def _check_with(workload: str, history: History, settings: _Settings) -> Verdict:
     th = parse_txns(history, workload=workload)
     graph = new_graph(len(th.txns))
     if workload == LIST_APPEND:
