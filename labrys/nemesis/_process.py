@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from labrys.control import Cluster
 from labrys.errors import UsageError
@@ -93,9 +93,16 @@ def node_specs_for(
 
 
 class _ProcessNemesis:
-    """The shared shape of kill/start and pause/resume: a fault, its undo, and who is hit."""
+    """The shared shape of kill/start and pause/resume: a fault, its undo, and who is hit.
 
-    __slots__ = ("_affected", "_do", "_nodes", "_rng", "_target", "_undo", "_words", "node_specs")
+    A subclass names the capability it needs and its four words: the fault and its undo
+    (which are also the target's method names), then how the result reports each.
+    """
+
+    __slots__ = ("_affected", "_do", "_nodes", "_rng", "_target", "_undo", "node_specs")
+
+    _capability: ClassVar[type]
+    _words: ClassVar[tuple[str, str, str, str]]
 
     def __init__(
         self,
@@ -103,17 +110,20 @@ class _ProcessNemesis:
         *,
         target: object,
         rng: random.Random,
-        node_specs: Sequence[str] | None,
-        words: tuple[str, str, str, str],
-        do: Callable[[str], None],
-        undo: Callable[[str], None],
+        node_specs: Sequence[str] | None = None,
     ):
+        """Raises `UsageError` if the target lacks the capability or a node spec is unusable."""
+        fault, undo = self._words[:2]
+        if not isinstance(target, self._capability):
+            raise UsageError(
+                f"target {type(target).__name__} does not implement "
+                f"{self._capability.__name__} ({fault}, {undo}), so it cannot take this fault"
+            )
         self._nodes = [n.name for n in cluster.nodes]
         self._target = target
         self._rng = rng
-        self._words = words
-        self._do = do
-        self._undo = undo
+        self._do: Callable[[str], None] = getattr(target, fault)
+        self._undo: Callable[[str], None] = getattr(target, undo)
         self.node_specs = node_specs_for(cluster, target, node_specs)
         self._affected: list[str] = []
 
@@ -156,33 +166,13 @@ class _ProcessNemesis:
         return [n for n in self._nodes if n in nodes]
 
 
-def _refuse(target: object, capability: type, methods: str) -> UsageError:
-    return UsageError(
-        f"target {type(target).__name__} does not implement {capability.__name__} "
-        f"({methods}), so it cannot take this fault"
-    )
-
-
 class KillNemesis(_ProcessNemesis):
     """``kill`` (through the target) and ``start``; heals by starting every killed node."""
 
     __slots__ = ()
 
-    def __init__(
-        self,
-        cluster: Cluster,
-        *,
-        target: object,
-        rng: random.Random,
-        node_specs: Sequence[str] | None = None,
-    ):
-        """Raises `UsageError` if the target is not `Killable` or a node spec is unusable."""
-        if not isinstance(target, Killable):
-            raise _refuse(target, Killable, "kill, start")
-        super().__init__(
-            cluster, target=target, rng=rng, node_specs=node_specs,
-            words=("kill", "start", "killed", "started"), do=target.kill, undo=target.start,
-        )  # fmt: skip
+    _capability = Killable
+    _words = ("kill", "start", "killed", "started")
 
 
 class PauseNemesis(_ProcessNemesis):
@@ -190,18 +180,5 @@ class PauseNemesis(_ProcessNemesis):
 
     __slots__ = ()
 
-    def __init__(
-        self,
-        cluster: Cluster,
-        *,
-        target: object,
-        rng: random.Random,
-        node_specs: Sequence[str] | None = None,
-    ):
-        """Raises `UsageError` if the target is not `Pausable` or a node spec is unusable."""
-        if not isinstance(target, Pausable):
-            raise _refuse(target, Pausable, "pause, resume")
-        super().__init__(
-            cluster, target=target, rng=rng, node_specs=node_specs,
-            words=("pause", "resume", "paused", "resumed"), do=target.pause, undo=target.resume,
-        )  # fmt: skip
+    _capability = Pausable
+    _words = ("pause", "resume", "paused", "resumed")
