@@ -67,62 +67,23 @@ def _prepare(model: str, calls: Sequence[Call], initial: Any, *, cas: bool) -> l
             if not (c.f == _READ and (not c.known or (c.value is None and not holds_nil)))]
 
 
-def _describe(call: Call) -> str:
-    if call.f == _READ:
-        return f"read → {show(call.value)}"
-    if call.f == _WRITE:
-        return f"write {show(call.value)}"
-    old, new = call.value
-    return f"cas {show(old)}→{show(new)}"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Register:
-    """A read/write register.
+class _Cell:
+    """What both registers share; `_with_cas` says whether ``cas`` is allowed.
 
-    Attributes:
-        initial: the value before any write (nil unless given).
+    One `step` serves both: `prepare` refuses ``cas`` to the plain register, so only
+    the compare-and-set register ever steps one.
     """
 
-    name: ClassVar[str] = "register"
+    name: ClassVar[str]
+    _with_cas: ClassVar[bool]
     initial: Any = None
 
     def init(self) -> State:
         return freeze(self.initial)
 
     def prepare(self, calls: Sequence[Call]) -> list[Call]:
-        return _prepare(self.name, calls, self.initial, cas=False)
-
-    def step(self, state: State, call: Call) -> State | Inconsistent:
-        if call.f == _WRITE:
-            return call.value
-        if call.value == state:
-            return state
-        return Inconsistent("read returned {}, but the register held {}", call.value, state)
-
-    def describe_op(self, call: Call) -> str:
-        return _describe(call)
-
-    def describe_state(self, state: State) -> str:
-        return show(state)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CASRegister:
-    """A register with read, write and compare-and-set (Knossos's ``cas-register``).
-
-    Attributes:
-        initial: the value before any write (nil unless given).
-    """
-
-    name: ClassVar[str] = "cas-register"
-    initial: Any = None
-
-    def init(self) -> State:
-        return freeze(self.initial)
-
-    def prepare(self, calls: Sequence[Call]) -> list[Call]:
-        return _prepare(self.name, calls, self.initial, cas=True)
+        return _prepare(self.name, calls, self.initial, cas=self._with_cas)
 
     def step(self, state: State, call: Call) -> State | Inconsistent:
         f = call.f
@@ -138,7 +99,36 @@ class CASRegister:
         return Inconsistent("cas expected {}, but the register held {}", old, state)
 
     def describe_op(self, call: Call) -> str:
-        return _describe(call)
+        if call.f == _READ:
+            return f"read → {show(call.value)}"
+        if call.f == _WRITE:
+            return f"write {show(call.value)}"
+        old, new = call.value
+        return f"cas {show(old)}→{show(new)}"
 
     def describe_state(self, state: State) -> str:
         return show(state)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Register(_Cell):
+    """A read/write register.
+
+    Attributes:
+        initial: the value before any write (nil unless given).
+    """
+
+    name: ClassVar[str] = "register"
+    _with_cas: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CASRegister(_Cell):
+    """A register with read, write and compare-and-set (Knossos's ``cas-register``).
+
+    Attributes:
+        initial: the value before any write (nil unless given).
+    """
+
+    name: ClassVar[str] = "cas-register"
+    _with_cas: ClassVar[bool] = True
