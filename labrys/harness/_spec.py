@@ -197,14 +197,7 @@ def _option_text(value: Any) -> str:
 
 def parse_nemesis(value: Any) -> tuple[str, ...]:
     """A nemesis list from ``"partition,kill"``, ``["partition", "kill"]`` or ``"none"``."""
-    if isinstance(value, str):
-        items = [part.strip() for part in value.split(",")]
-    elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        items = [part.strip() for part in value]
-    else:
-        raise UsageError(
-            f"nemesis={value!r} is not valid; expected a comma list such as 'partition,kill'"
-        )
+    items = _comma_list("nemesis", value, "partition,kill")
     items = [item for item in items if item and item != "none"]
     if len(set(items)) != len(items):
         raise UsageError(f"nemesis={value!r} names a fault twice; name each once")
@@ -216,15 +209,21 @@ def parse_topologies(value: Any) -> tuple[str, ...]:
 
     Names are checked against the nemesis's topologies when the run starts.
     """
-    if isinstance(value, str):
-        items = [part.strip() for part in value.split(",")]
-    elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        items = [part.strip() for part in value]
-    else:
-        raise UsageError(
-            f"topologies={value!r} is not valid; expected a comma list such as 'primaries'"
-        )
+    items = _comma_list("topologies", value, "primaries")
     return tuple(dict.fromkeys(item for item in items if item))
+
+
+def _comma_list(key: str, value: Any, example: str) -> list[str]:
+    """The stripped items of a comma-separated string or a list of strings.
+
+    Raises:
+        UsageError: naming `key` and showing `example`, if `value` is neither.
+    """
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",")]
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return [part.strip() for part in value]
+    raise UsageError(f"{key}={value!r} is not valid; expected a comma list such as '{example}'")
 
 
 def parse_option(text: str) -> tuple[str, str]:
