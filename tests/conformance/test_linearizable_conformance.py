@@ -23,64 +23,57 @@ verdict their test suite asserts. The rows this module owns, and how each is che
 The data is never copied into the repository; without ``../shared`` the module skips.
 """
 
-import csv
 import time
-from pathlib import Path
 
 import pytest
 
 from labrys.checkers import NOT_GIVEN, CheckOptions, run_checker
 from labrys.history import read_history
-
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
-TABLE = CONFORMANCE / "expected.tsv"
+from tests.conformance.corpus import ABSENT, CONFORMANCE, rows
 
 WHOLE_TOO_BIG_S = 5.0
 """The time limit for the kv logs too big to search whole in pure Python."""
 
 
 def _cases() -> list:
-    if not TABLE.exists():
-        return []
     cases = []
-    with TABLE.open(encoding="utf-8") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            path, fmt, checker, opts = (row["path"], row["format"], row["checker"],
-                                        row["model_or_options"])
-            expected = {"true": True, "false": False}[row["expected_valid"]]
+    for row in rows():
+        path, fmt, checker, opts = (row["path"], row["format"], row["checker"],
+                                    row["model_or_options"])
+        expected = {"true": True, "false": False}[row["expected_valid"]]
 
-            def case(model, init=NOT_GIVEN, *, whole=False, timeout_s=None, slow=False,
-                     label="", path=path, expected=expected):
-                marks = [pytest.mark.slow] if slow else []
-                return pytest.param(path, model, init, whole, timeout_s, expected,
-                                    id=f"{path}[{model}{label}]", marks=marks)
+        def case(model, init=NOT_GIVEN, *, whole=False, timeout_s=None, slow=False,
+                 label="", path=path, expected=expected):
+            marks = [pytest.mark.slow] if slow else []
+            return pytest.param(path, model, init, whole, timeout_s, expected,
+                                id=f"{path}[{model}{label}]", marks=marks)
 
-            if checker == "linearizable" and fmt == "porcupine-etcd-log":
-                cases.append(case("cas-register"))
-            elif checker == "linearizable" and fmt == "porcupine-kv-log":
-                big = "c01" not in path
-                cases.append(case("kv", slow=big, label=" per key"))
-                cases.append(case("kv", whole=True, slow=big, label=" whole",
-                                  timeout_s=WHOLE_TOO_BIG_S if "c50" in path else None))
-            elif checker == "linearizable" and opts == "cas-register init 0":
-                cases.append(case("cas-register", 0))
-            elif checker == "linearizable" and opts == "multi-register {:x 0 :y 0}":
-                cases.append(case("multi-register", {"x": 0, "y": 0}))
-            elif checker == "linearizable" and opts == "mutex":
-                cases.append(case("mutex"))
-            elif checker == "linearizable":
-                raise AssertionError(f"expected.tsv has a linearizable row this module does "
-                                     f"not know how to check: {row}")
-            elif checker == "cas-register":
-                cases.append(case("cas-register", label=" from nil"))
-                cases.append(case("cas-register", 0, label=" from 0"))
-            elif checker == "mutex":
-                cases.append(case("mutex"))
+        if checker == "linearizable" and fmt == "porcupine-etcd-log":
+            cases.append(case("cas-register"))
+        elif checker == "linearizable" and fmt == "porcupine-kv-log":
+            big = "c01" not in path
+            cases.append(case("kv", slow=big, label=" per key"))
+            cases.append(case("kv", whole=True, slow=big, label=" whole",
+                              timeout_s=WHOLE_TOO_BIG_S if "c50" in path else None))
+        elif checker == "linearizable" and opts == "cas-register init 0":
+            cases.append(case("cas-register", 0))
+        elif checker == "linearizable" and opts == "multi-register {:x 0 :y 0}":
+            cases.append(case("multi-register", {"x": 0, "y": 0}))
+        elif checker == "linearizable" and opts == "mutex":
+            cases.append(case("mutex"))
+        elif checker == "linearizable":
+            raise AssertionError(f"expected.tsv has a linearizable row this module does "
+                                 f"not know how to check: {row}")
+        elif checker == "cas-register":
+            cases.append(case("cas-register", label=" from nil"))
+            cases.append(case("cas-register", 0, label=" from 0"))
+        elif checker == "mutex":
+            cases.append(case("mutex"))
     return cases
 
 
 CASES = _cases()
-pytestmark = pytest.mark.skipif(not CASES, reason=f"no conformance data at {TABLE}")
+pytestmark = pytest.mark.skipif(not CASES, reason=ABSENT)
 
 
 @pytest.mark.parametrize(("path", "model", "init", "whole", "timeout_s", "expected"), CASES)

@@ -17,16 +17,14 @@ reports are checked for those too.
 
 from __future__ import annotations
 
-import csv
 import re
-from pathlib import Path
 
 import pytest
 
 from labrys.checkers import CheckOptions, get_checker
 from labrys.history import read_history
+from tests.conformance.corpus import CONFORMANCE, params_for, require_corpus, rows
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
 CHECKERS = {"list-append": "list-append", "rw-register": "rw-register",
             "elle list-append": "list-append"}
 PLOT_FLAGS = {"--plot-format", "--plot-timeout", "--max-plot-bytes", "--directory"}
@@ -81,15 +79,9 @@ def elle_options(text: str) -> CheckOptions:
 
 
 def _rows() -> list[pytest.ParameterSet]:
-    table = CONFORMANCE / "expected.tsv"
-    if not table.exists():
-        return [pytest.param(None, marks=pytest.mark.skip(
-            reason=f"conformance data not found at {CONFORMANCE}"))]
-    with table.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["checker"] in CHECKERS]
-    return [pytest.param(r, id=f"{r['path']} {r['model_or_options']}",
-                         marks=[pytest.mark.slow] if "huge" in r["path"] else [])
-            for r in rows]
+    return params_for(CHECKERS, lambda r: pytest.param(
+        r, id=f"{r['path']} {r['model_or_options']}",
+        marks=[pytest.mark.slow] if "huge" in r["path"] else []))
 
 
 @pytest.mark.parametrize("row", _rows())
@@ -107,11 +99,8 @@ def test_elle_verdict(row: dict[str, str]) -> None:
 
 
 def test_every_transactional_row_is_covered() -> None:
-    table = CONFORMANCE / "expected.tsv"
-    if not table.exists():
-        pytest.skip(f"conformance data not found at {CONFORMANCE}")
-    with table.open(newline="") as f:
-        checkers = {r["checker"] for r in csv.DictReader(f, delimiter="\t")}
+    require_corpus()
+    checkers = {r["checker"] for r in rows()}
     assert {"list-append", "rw-register", "elle list-append"} <= checkers
 
 

@@ -8,15 +8,12 @@ registry, so these tests also pin the names the command line uses.
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import pytest
 
 from labrys.checkers import CheckOptions, get_checker
 from labrys.history import read_history
+from tests.conformance.corpus import CONFORMANCE, params_for, require_corpus
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
 CHECKERS = ("counter", "set", "set-full", "bank", "long-fork")
 
 
@@ -37,13 +34,7 @@ def _options(text: str) -> CheckOptions:
 
 
 def _rows() -> list[pytest.ParameterSet]:
-    table = CONFORMANCE / "expected.tsv"
-    if not table.exists():
-        return [pytest.param(None, marks=pytest.mark.skip(
-            reason=f"conformance data not found at {CONFORMANCE}"))]
-    with table.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["checker"] in CHECKERS]
-    return [pytest.param(r, id=r["path"]) for r in rows]
+    return params_for(CHECKERS, lambda r: pytest.param(r, id=r["path"]))
 
 
 @pytest.mark.parametrize("row", _rows())
@@ -56,7 +47,6 @@ def test_elle_cli_verdict(row: dict[str, str]) -> None:
 
 
 def test_every_workload_checker_has_a_row() -> None:
-    if not (CONFORMANCE / "expected.tsv").exists():
-        pytest.skip(f"conformance data not found at {CONFORMANCE}")
+    require_corpus()
     covered = {p.values[0]["checker"] for p in _rows()}
     assert covered == set(CHECKERS)
