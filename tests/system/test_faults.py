@@ -26,7 +26,6 @@ from labrys.nemesis import (
     package,
 )
 from tests.system._netns import (
-    assert_nothing_left,
     needs_root,
     pings,
     reachable,
@@ -72,14 +71,6 @@ class EchoTarget:
 
     def resume(self, node):
         self.processes[node].signal(signal.SIGCONT)
-
-
-@pytest.fixture
-def cluster():
-    made = LocalCluster.up(3)
-    yield made
-    made.teardown()
-    assert_nothing_left(made.prefix)
 
 
 @pytest.mark.slow

@@ -33,14 +33,6 @@ pytestmark = needs_root
 CONTROL = [sys.executable, "-m", "labrys.control"]
 
 
-@pytest.fixture
-def cluster():
-    made = LocalCluster.up(3)
-    yield made
-    made.teardown()
-    assert_nothing_left(made.prefix)
-
-
 def test_up_of_five_nodes_takes_well_under_a_second():
     began = time.monotonic()
     made = LocalCluster.up(5)
