@@ -62,6 +62,7 @@ observer of its expected value), so they repeat until nothing changes.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -115,7 +116,11 @@ def _unpack(family: str, call: Call) -> tuple[str, Any, Any]:
     return "write", old, new
 
 
-def _observed(family: str, calls: Sequence[Call]) -> tuple[list[Any], set[Any]]:
+Role = tuple[str, Any, Any]
+"""A call's (role, expected, written), from `_unpack`."""
+
+
+def _observed(calls: Sequence[Call], roles: Sequence[Role]) -> tuple[list[Any], set[Any]]:
     """Results of completed reads, and the values that some cas expects.
 
     A crashed cas counts as expecting its value too: it may have happened, and keeping
@@ -123,8 +128,7 @@ def _observed(family: str, calls: Sequence[Call]) -> tuple[list[Any], set[Any]]:
     """
     reads: list[Any] = []
     expected: set[Any] = set()
-    for c in calls:
-        role, want, _ = _unpack(family, c)
+    for c, (role, want, _) in zip(calls, roles, strict=True):
         if role == "read":
             if c.known:
                 reads.append(want)
@@ -133,12 +137,12 @@ def _observed(family: str, calls: Sequence[Call]) -> tuple[list[Any], set[Any]]:
     return reads, expected
 
 
-def _droppable(family: str, call: Call, reads: list[Any], read_set: set[Any],
-               expected: set[Any], has_appends: bool) -> bool:
-    role, _, v = _unpack(family, call)
-    if role == "read":
+def _droppable(role: Role, reads: list[Any], read_set: set[Any], expected: set[Any],
+               has_appends: bool) -> bool:
+    kind, _, v = role
+    if kind == "read":
         return False
-    if role == "append":
+    if kind == "append":
         return isinstance(v, str) and not any(isinstance(r, str) and v in r for r in reads)
     if has_appends:
         # A put's value may be extended by appends before anyone reads it.
@@ -147,46 +151,44 @@ def _droppable(family: str, call: Call, reads: list[Any], read_set: set[Any],
     return v not in read_set and v not in expected
 
 
-def _drop_unobserved(family: str, calls: list[Call], dropped: list[int]) -> list[Call]:
+def _drop_unobserved(family: str, calls: list[Call], roles: list[Role],
+                     dropped: list[int]) -> tuple[list[Call], list[Role]]:
     has_appends = family == "kv" and any(c.f == "append" for c in calls)
     while True:
-        reads, expected = _observed(family, calls)
+        reads, expected = _observed(calls, roles)
         read_set = set(reads)
-        drop = [not c.known and _droppable(family, c, reads, read_set, expected, has_appends)
-                for c in calls]
-        if not any(drop):
-            return calls
-        dropped.extend(c.index for c, d in zip(calls, drop, strict=True) if d)
-        calls = [c for c, d in zip(calls, drop, strict=True) if not d]
+        drop = {i for i, c in enumerate(calls)
+                if not c.known and _droppable(roles[i], reads, read_set, expected, has_appends)}
+        if not drop:
+            return calls, roles
+        dropped.extend(calls[i].index for i in sorted(drop))
+        calls = [c for i, c in enumerate(calls) if i not in drop]
+        roles = [r for i, r in enumerate(roles) if i not in drop]
 
 
-def _bound_observed(family: str, initial: Any, calls: list[Call],
+def _bound_observed(initial: Any, calls: list[Call], roles: list[Role],
                     bounded: list[tuple[int, int]]) -> list[Call]:
-    writers: dict[Hashable, list[int]] = {}
-    for i, c in enumerate(calls):
-        role, _, v = _unpack(family, c)
-        if role == "write":
-            writers.setdefault(v, []).append(i)
+    writes = Counter(v for kind, _, v in roles if kind == "write")
     first_seen: dict[Hashable, int] = {}
-    for c in calls:
-        if not c.known or c.return_index is None:
-            continue
-        role, want, _ = _unpack(family, c)
-        if role == "read" or c.f == "cas":
+    for c, (kind, want, _) in zip(calls, roles, strict=True):
+        if c.return_index is not None and (kind == "read" or c.f == "cas"):
             seen = first_seen.get(want)
             if seen is None or c.return_index < seen:
                 first_seen[want] = c.return_index
-    out = list(calls)
-    for value, positions in writers.items():
-        if len(positions) != 1 or value == initial or value not in first_seen:
+    out = calls
+    for i, c in enumerate(calls):
+        kind, _, value = roles[i]
+        if c.known or kind != "write" or writes[value] != 1 or value == initial:
             continue
-        i = positions[0]
+        seen = first_seen.get(value)
         # An observer that returned before the write began leaves no window at all:
         # the search finds that on its own, and says it in terms of the history.
-        if out[i].known or first_seen[value] < out[i].index:
+        if seen is None or seen < c.index:
             continue
-        out[i] = replace(out[i], known=True, return_index=first_seen[value])
-        bounded.append((out[i].index, first_seen[value]))
+        if out is calls:
+            out = list(calls)
+        out[i] = replace(c, known=True, return_index=seen)
+        bounded.append((c.index, seen))
     return out
 
 
@@ -205,11 +207,12 @@ def reduce_calls(model: Model, calls: Sequence[Call], *, sequential: bool
     dropped: list[int] = []
     bounded: list[tuple[int, int]] = []
     bound = not sequential and not (family == "kv" and any(c.f == "append" for c in result))
+    roles = [_unpack(family, c) for c in result]
     while True:
         before = (len(result), len(bounded))
-        result = _drop_unobserved(family, result, dropped)
+        result, roles = _drop_unobserved(family, result, roles, dropped)
         if bound:
-            result = _bound_observed(family, model.init(), result, bounded)
+            result = _bound_observed(model.init(), result, roles, bounded)
         if (len(result), len(bounded)) == before:
             break
     return result, Reduction(dropped=tuple(sorted(dropped)), bounded=tuple(sorted(bounded)))
