@@ -10,20 +10,10 @@ from typing import Any
 
 import pytest
 
-from labrys.checkers import UNKNOWN, CheckOptions, Verdict
+from labrys.checkers import UNKNOWN, CheckOptions
 from labrys.checkers._bank import check_bank
 from labrys.errors import HistoryError
-from labrys.history import History
-
-Row = tuple[int, str, str, Any]
-
-
-def history(*rows: Row) -> History:
-    """A history from ``(process, type, f, value)`` rows."""
-    return History.from_records(
-        (None, {"process": p, "type": t, "f": f, "value": v, "time": i})
-        for i, (p, t, f, v) in enumerate(rows)
-    )
+from tests.unit.op_rows import Row, history, summary
 
 
 def read(p: int, balances: Any) -> tuple[Row, Row]:
@@ -33,10 +23,6 @@ def read(p: int, balances: Any) -> tuple[Row, Row]:
 def transfer(p: int, src: int, dst: int, amount: int, outcome: str = "ok") -> tuple[Row, Row]:
     value = {"from": src, "to": dst, "amount": amount}
     return (p, "invoke", "transfer", value), (p, outcome, "transfer", value)
-
-
-def summary(v: Verdict) -> tuple[Any, list[tuple[str, tuple[int, ...]]]]:
-    return v.valid, [(a.kind, a.ops) for a in v.anomalies]
 
 
 def test_transfers_that_conserve_the_total() -> None:

@@ -10,25 +10,7 @@ import pytest
 from labrys.checkers import CheckOptions, Verdict
 from labrys.checkers._counter import check_counter
 from labrys.errors import HistoryError
-from labrys.history import History
-
-Row = tuple[int, str, str, Any]
-
-
-def history(*rows: Row) -> History:
-    """A history from ``(process, type, f, value)`` rows."""
-    return History.from_records(
-        (None, {"process": p, "type": t, "f": f, "value": v, "time": i})
-        for i, (p, t, f, v) in enumerate(rows)
-    )
-
-
-def inv(p: int, f: str, v: Any = None) -> Row:
-    return (p, "invoke", f, v)
-
-
-def ok(p: int, f: str, v: Any = None) -> Row:
-    return (p, "ok", f, v)
+from tests.unit.op_rows import Row, history, inv, ok
 
 
 def check(*rows: Row) -> Verdict:

@@ -6,24 +6,12 @@ inserted and 1 absent. Writes insert one key each, as Jepsen's workload does.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from labrys.checkers import UNKNOWN, CheckOptions, Verdict
+from labrys.checkers import UNKNOWN, CheckOptions
 from labrys.checkers._long_fork import check_long_fork
 from labrys.errors import HistoryError
-from labrys.history import History
-
-Row = tuple[int, str, str, Any]
-
-
-def history(*rows: Row) -> History:
-    """A history from ``(process, type, f, value)`` rows."""
-    return History.from_records(
-        (None, {"process": p, "type": t, "f": f, "value": v, "time": i})
-        for i, (p, t, f, v) in enumerate(rows)
-    )
+from tests.unit.op_rows import Row, history, summary
 
 
 def write(p: int, key: int) -> tuple[Row, Row]:
@@ -37,10 +25,6 @@ def read(p: int, seen: str, first_key: int = 0) -> tuple[Row, Row]:
     return ((p, "invoke", "read", [["r", k, None] for k in keys]),
             (p, "ok", "read", [["r", k, 1 if c == "1" else None] for k, c in zip(keys, seen,
                                                                                 strict=True)]))
-
-
-def summary(v: Verdict) -> tuple[Any, list[tuple[str, tuple[int, ...]]]]:
-    return v.valid, [(a.kind, a.ops) for a in v.anomalies]
 
 
 def test_reads_that_grow_one_insert_at_a_time() -> None:

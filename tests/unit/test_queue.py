@@ -3,37 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from labrys.checkers import UNKNOWN, CheckOptions, Verdict
 from labrys.checkers._queue import check_queue
-from labrys.history import History
-
-Row = tuple[int, str, str, Any]
-
-
-def history(*rows: Row) -> History:
-    """A history from ``(process, type, f, value)`` rows."""
-    return History.from_records(
-        (None, {"process": p, "type": t, "f": f, "value": v, "time": i})
-        for i, (p, t, f, v) in enumerate(rows)
-    )
-
-
-def inv(p: int, f: str, v: Any = None) -> Row:
-    return (p, "invoke", f, v)
-
-
-def ok(p: int, f: str, v: Any = None) -> Row:
-    return (p, "ok", f, v)
+from tests.unit.op_rows import Row, history, inv, ok, summary
 
 
 def check(*rows: Row) -> Verdict:
     return check_queue(history(*rows), CheckOptions())
-
-
-def summary(v: Verdict) -> tuple[Any, list[tuple[str, tuple[int, ...]]]]:
-    return v.valid, [(a.kind, a.ops) for a in v.anomalies]
 
 
 COUNTS = ("attempt-count", "acknowledged-count", "ok-count", "unexpected-count",

@@ -16,36 +16,13 @@ from labrys.checkers import UNKNOWN, CheckOptions, Verdict
 from labrys.checkers._set import _fates, check_set, check_set_full, compact
 from labrys.errors import HistoryError
 from labrys.history import History, Op, OpType
-
-Row = tuple[int, str, str, Any]
+from tests.unit.op_rows import Row, fail, info, inv, ok, summary
+from tests.unit.op_rows import history as _history
 
 
 def history(*rows: Row) -> History:
-    """A history from ``(process, type, f, value)`` rows, op i at time i ms."""
-    return History.from_records(
-        (None, {"process": p, "type": t, "f": f, "value": v, "time": i * 1_000_000})
-        for i, (p, t, f, v) in enumerate(rows)
-    )
-
-
-def inv(p: int, f: str, v: Any = None) -> Row:
-    return (p, "invoke", f, v)
-
-
-def ok(p: int, f: str, v: Any = None) -> Row:
-    return (p, "ok", f, v)
-
-
-def info(p: int, f: str, v: Any = None) -> Row:
-    return (p, "info", f, v)
-
-
-def fail(p: int, f: str, v: Any = None) -> Row:
-    return (p, "fail", f, v)
-
-
-def summary(v: Verdict) -> tuple[Any, list[tuple[str, tuple[int, ...]]]]:
-    return v.valid, [(a.kind, a.ops) for a in v.anomalies]
+    """Op i at time i ms, so latencies come out in whole milliseconds."""
+    return _history(*rows, tick_ns=1_000_000)
 
 
 # -- set -------------------------------------------------------------------------------

@@ -4,27 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from labrys.checkers import CheckOptions, Verdict
+from labrys.checkers import CheckOptions
 from labrys.checkers._unique_ids import check_unique_ids
-from labrys.history import History
-
-Row = tuple[int, str, str, Any]
-
-
-def history(*rows: Row) -> History:
-    """A history from ``(process, type, f, value)`` rows."""
-    return History.from_records(
-        (None, {"process": p, "type": t, "f": f, "value": v, "time": i})
-        for i, (p, t, f, v) in enumerate(rows)
-    )
+from tests.unit.op_rows import Row, history, summary
 
 
 def generate(p: int, result: Any, outcome: str = "ok") -> tuple[Row, Row]:
     return (p, "invoke", "generate", None), (p, outcome, "generate", result)
-
-
-def summary(v: Verdict) -> tuple[Any, list[tuple[str, tuple[int, ...]]]]:
-    return v.valid, [(a.kind, a.ops) for a in v.anomalies]
 
 
 def test_distinct_ids() -> None:
