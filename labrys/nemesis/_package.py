@@ -161,14 +161,11 @@ def package(
         )
         nemeses.append(partitioner)
         choices["partition"] = partitioner.topologies
-    if "kill" in faults:
-        killer = KillNemesis(cluster, target=target, rng=nemesis_rng, node_specs=specs)
-        nemeses.append(killer)
-        choices["kill"] = killer.node_specs
-    if "pause" in faults:
-        pauser = PauseNemesis(cluster, target=target, rng=nemesis_rng, node_specs=specs)
-        nemeses.append(pauser)
-        choices["pause"] = pauser.node_specs
+    for fault, process_nemesis in (("kill", KillNemesis), ("pause", PauseNemesis)):
+        if fault in faults:
+            made = process_nemesis(cluster, target=target, rng=nemesis_rng, node_specs=specs)
+            nemeses.append(made)
+            choices[fault] = made.node_specs
     if "loss" in faults or "delay" in faults:
         packets = PacketNemesis(
             cluster,
