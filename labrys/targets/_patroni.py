@@ -139,13 +139,16 @@ class Patroni:
         pg = self.pg
         shared = pg.shared_settings()
         shared.pop("synchronous_standby_names")  # Patroni's to manage
-        shared |= {"logging_collector": "on", "log_directory": str(pg.pg_dir(node)),
-                   "log_filename": "postgres.log",
-                   "unix_socket_directories": str(pg.socket_dir(node))}
+        # Paths are this node's: they go in its local parameters, not in the store's
+        # (bootstrap) ones, which every node would share.
+        local = {"logging_collector": "on", "log_directory": str(pg.pg_dir(node)),
+                 "log_filename": "postgres.log",
+                 "unix_socket_directories": str(pg.socket_dir(node))}
         sync = pg.options["sync"] != "off"
         n_standbys = len(self._cluster.nodes) - 1
         hosts = ",".join(f"{n.address}:{ETCD_PORT}" for n in self._cluster.nodes)
         params = "".join(f"        {k}: '{v}'\n" for k, v in shared.items())
+        local_params = "".join(f"    {k}: '{v}'\n" for k, v in local.items())
         address = node.address
         return f"""scope: {SCOPE}
 name: {node.name}
@@ -188,8 +191,7 @@ postgresql:
     rewind:
       username: postgres
   parameters:
-    unix_socket_directories: '{pg.socket_dir(node)}'
-  pg_hba:
+{local_params}  pg_hba:
     - host all all 0.0.0.0/0 trust
     - host replication all 0.0.0.0/0 trust
 """

@@ -52,3 +52,20 @@ def test_serializable_transactions_conserve_the_bank(tmp_path: Path):
     assert outcome.error is None, outcome.error
     assert outcome.verdict.valid is True, outcome.verdict.explanation
     assert outcome.verdict.details["read-count"] > 100
+
+
+@pytest.mark.skipif(shutil.which("patroni") is None or not Path("/usr/bin/etcd").exists(),
+                    reason="patroni or etcd is not installed (apt-get install patroni "
+                           "etcd-server)")
+def test_patroni_forms_a_cluster_that_clients_follow_and_keeps_every_log(tmp_path: Path):
+    spec = TestSpec(target="postgres", workload="set", nemesis=(), time_limit_s=4.0,
+                    concurrency=3, rate=100.0, seed=5, store=str(tmp_path),
+                    options={"ha": "patroni", "final_wait_s": "0.5"})
+    outcome = run_test(spec, console=Console(file=io.StringIO()), command=["pytest"])
+
+    assert outcome.error is None, outcome.error
+    assert outcome.verdict.valid is True, outcome.verdict.explanation
+    assert outcome.verdict.details["acknowledged-count"] > 100
+    for node in ("n1", "n2", "n3"):
+        logs = {p.name for p in (outcome.run.path / "nodes" / node).iterdir()}
+        assert {"patroni.log", "etcd.log", "postgres.log"} <= logs, (node, logs)

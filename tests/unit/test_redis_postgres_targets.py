@@ -283,3 +283,52 @@ def test_a_bank_transfer_that_would_overdraw_is_refused_as_a_fail():
         Invocation(f="transfer", value={"from": 0, "to": 1, "amount": 5}))
     assert (done.type, done.error) == (OpType.FAIL, "insufficient funds")
     assert not conn.committed
+
+
+# -- configuration files ---------------------------------------------------------------------
+
+
+class FakeNode:
+    def __init__(self, name: str, address: str, directory: Path) -> None:
+        self.name, self.address, self.directory = name, address, directory
+
+
+class FakeCluster:
+    def __init__(self, tmp_path: Path) -> None:
+        self.nodes = tuple(FakeNode(f"n{i}", f"10.0.0.{i + 1}", tmp_path / f"n{i}")
+                           for i in (1, 2, 3))
+
+
+def test_synchronous_replication_names_every_standby(tmp_path):
+    pg = postgres.Postgres(parse_options(postgres.OPTIONS, {"sync": "remote_apply"}))
+    pg._cluster = FakeCluster(tmp_path)  # type: ignore[assignment]
+    settings = pg.shared_settings()
+    assert settings["synchronous_standby_names"] == "ANY 2 (n2, n3)"
+    assert settings["synchronous_commit"] == "remote_apply"
+    async_pg = postgres.Postgres(parse_options(postgres.OPTIONS, {}))
+    async_pg._cluster = FakeCluster(tmp_path)  # type: ignore[assignment]
+    assert async_pg.shared_settings()["synchronous_standby_names"] == ""
+
+
+def test_patroni_keeps_node_paths_out_of_the_shared_settings(tmp_path):
+    pg = postgres.Postgres(parse_options(postgres.OPTIONS, {"ha": "patroni", "sync": "on"}))
+    cluster = FakeCluster(tmp_path)
+    pg._cluster = cluster  # type: ignore[assignment]
+    pg._patroni._cluster = cluster
+    config = pg._patroni._config(cluster.nodes[1])
+    shared, local = config.split("\npostgresql:\n")
+    assert f"log_directory: '{tmp_path / 'n2' / 'pg'}'" in local
+    assert "log_directory" not in shared and "synchronous_standby_names" not in config
+    assert "synchronous_mode: true" in shared and "synchronous_node_count: 2" in shared
+    assert "hosts: 10.0.0.2:2379,10.0.0.3:2379,10.0.0.4:2379" in shared
+
+
+def test_redis_sentinels_know_each_other_and_the_replicas_from_the_start(tmp_path):
+    target = redis_target.Redis(parse_options(redis_target.OPTIONS, {"quorum": "3"}))
+    cluster = FakeCluster(tmp_path)
+    target._cluster = cluster  # type: ignore[assignment]
+    conf = target._sentinel_conf(cluster.nodes[0], cluster.nodes[0]).splitlines()
+    assert "sentinel monitor labrys 10.0.0.2 6379 3" in conf
+    assert "sentinel announce-ip 10.0.0.2" in conf
+    assert sum(line.startswith("sentinel known-replica") for line in conf) == 2
+    assert sum(line.startswith("sentinel known-sentinel") for line in conf) == 2
