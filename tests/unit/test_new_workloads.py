@@ -57,7 +57,8 @@ def test_set_check_names_a_lost_acknowledged_add():
                 ("invoke", 0, "read", None), ("ok", 0, "read", [0]))
     verdict = workload("set").check(history)
     assert verdict.valid is False
-    assert [(a.kind, a.ops) for a in verdict.anomalies] == [("lost", (2, 4))]  # the add, then the read lacking it
+    # The lost add's invocation, then the final read that lacks it.
+    assert [(a.kind, a.ops) for a in verdict.anomalies] == [("lost", (2, 4))]
 
 
 def test_counter_check_finds_a_read_missing_an_acknowledged_increment():
