@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from labrys.checkers import CHECKERS, CheckOptions, Verdict, run_checker, worst
+from labrys.checkers import CheckOptions, Verdict, get_checker, run_checker, worst
 from labrys.checkers._verdict import exit_status
 from labrys.errors import LabrysError, UsageError
 from labrys.history import History, read_history
@@ -70,8 +70,7 @@ def check_file(path: Path, checker: str, options: CheckOptions, *,
     Raises:
         LabrysError: the file is unreadable or malformed, or the options are wrong.
     """
-    if checker not in CHECKERS:
-        raise UsageError(f"unknown checker {checker!r}; choose one of: {', '.join(CHECKERS)}")
+    get_checker(checker)  # an unknown checker is refused before the file is read
     history = read_history(path, format=format)
     if checker in MODEL_CHECKERS and options.model is None:
         options = replace(options, model=guess_model(history))

@@ -14,7 +14,11 @@ goes to the run's log.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class LabrysError(Exception):
@@ -23,6 +27,18 @@ class LabrysError(Exception):
 
 class UsageError(LabrysError):
     """The user asked for something that does not exist or does not make sense."""
+
+
+def lookup(table: Mapping[str, T], name: str, *, what: str) -> T:
+    """``table[name]``, or a `UsageError` that lists the names there are.
+
+    Every registry (checkers, models, targets, workloads) is looked up through this, so
+    a mistyped name always gets the same answer: what was asked for, and the choices.
+    """
+    try:
+        return table[name]
+    except KeyError:
+        raise UsageError(f"unknown {what} {name!r}; choose one of: {', '.join(table)}") from None
 
 
 class HistoryError(LabrysError):

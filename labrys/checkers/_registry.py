@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labrys.checkers._verdict import Verdict, check_safe
-from labrys.errors import UsageError
+from labrys.errors import lookup
 from labrys.history import History
 
 NOT_GIVEN: Any = type("NotGiven", (), {"__repr__": lambda self: "NOT_GIVEN"})()
@@ -117,12 +117,7 @@ def get_checker(name: str) -> CheckerEntry:
     Raises:
         UsageError: there is none; the message lists those there are.
     """
-    try:
-        return CHECKERS[name]
-    except KeyError:
-        raise UsageError(
-            f"unknown checker {name!r}; choose one of: {', '.join(CHECKERS)}"
-        ) from None
+    return lookup(CHECKERS, name, what="checker")
 
 
 def run_checker(name: str, history: History, options: CheckOptions) -> Verdict:

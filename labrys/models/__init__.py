@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labrys.checkers import NOT_GIVEN
-from labrys.errors import UsageError
+from labrys.errors import UsageError, lookup
 from labrys.models._counter import Counter
 from labrys.models._kv import KV
 from labrys.models._model import (
@@ -72,10 +72,7 @@ def get_model(name: str | None, init: Any = NOT_GIVEN) -> Model:
     known = ", ".join(MODELS)
     if name is None:
         raise UsageError(f"this checker needs a model; pass --model, one of: {known}")
-    try:
-        factory = MODELS[name]
-    except KeyError:
-        raise UsageError(f"unknown model {name!r}; choose one of: {known}") from None
+    factory = lookup(MODELS, name, what="model")
     if init is NOT_GIVEN:
         return factory()
     if name == Mutex.name:

@@ -11,7 +11,7 @@ Example:
     ['client_timeout_s', 'etcd_binary', 'read_mode']
 """
 
-from labrys.errors import UsageError
+from labrys.errors import lookup
 from labrys.targets import etcd, postgres, redis
 from labrys.targets._target import ClientSource, HasLogs, HasVersion, Target, TargetEntry
 
@@ -24,11 +24,7 @@ def get_target(name: str) -> TargetEntry:
     Raises:
         UsageError: there is none; the message lists those there are.
     """
-    try:
-        return TARGETS[name]
-    except KeyError:
-        raise UsageError(f"unknown target {name!r}; choose one of: "
-                         f"{', '.join(TARGETS)}") from None
+    return lookup(TARGETS, name, what="target")
 
 
 __all__ = ["TARGETS", "ClientSource", "HasLogs", "HasVersion", "Target", "TargetEntry",

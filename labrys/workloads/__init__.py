@@ -11,7 +11,7 @@ Example:
     'register'
 """
 
-from labrys.errors import UsageError
+from labrys.errors import lookup
 from labrys.workloads import bank, counter, list_append, register, rw_register, set
 from labrys.workloads._workload import HasFinalGenerator, Workload, WorkloadEntry
 
@@ -26,11 +26,7 @@ def get_workload(name: str) -> WorkloadEntry:
     Raises:
         UsageError: there is none; the message lists those there are.
     """
-    try:
-        return WORKLOADS[name]
-    except KeyError:
-        raise UsageError(f"unknown workload {name!r}; choose one of: "
-                         f"{', '.join(WORKLOADS)}") from None
+    return lookup(WORKLOADS, name, what="workload")
 
 
 __all__ = ["WORKLOADS", "HasFinalGenerator", "Workload", "WorkloadEntry", "get_workload"]
