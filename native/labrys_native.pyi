@@ -40,7 +40,9 @@ def check(
 ) -> list[PartResult]:
     """Search every part, in parallel with the GIL released; one result per part.
 
-    ``symmetry`` places crashed operations with identical effects in invocation order
+    In sequential mode a part is first searched for a linearization (real time prunes
+    far more, and a linearization respects process order); only if there is none does
+    the process-order search run. ``symmetry`` places crashed operations with identical effects in invocation order
     only (linearizable mode): the same verdicts, far fewer states, but other prefixes
     than the Python engine's.
 

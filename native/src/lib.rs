@@ -148,7 +148,14 @@ fn check(
                 let started = Instant::now();
                 let mut meter = Meter::new(&budget);
                 let outcome = if sequential {
-                    sequential::search(&part, &mut machine, &mut meter)
+                    // A linearization respects process order too, and real time prunes
+                    // far more: when one exists it is found first and decides. Anything
+                    // else is for the process-order search.
+                    let witness = linear::search(&part, &mut machine, &mut meter, false);
+                    match witness.validity {
+                        Validity::Valid | Validity::Error | Validity::Unknown(_) => witness,
+                        Validity::Invalid => sequential::search(&part, &mut machine, &mut meter),
+                    }
                 } else {
                     linear::search(&part, &mut machine, &mut meter, symmetry)
                 };

@@ -7,8 +7,13 @@
 //!
 //! The memo key exploits the shape of the placed set. Known operations of a process
 //! are placed in that process's order, so per process they are a count; operations that
-//! may never take effect are listed by number. The key is `[state, counts…, optional
-//! ids…]`, counts and ids packed two to a word.
+//! may never take effect are listed by number. Processes are numbered by first
+//! appearance, and a Jepsen history retires a process at each crash, so a long history
+//! has many, most of them either finished or not begun. So the key holds `f`, the
+//! first process with known operations left, and the counts from `f` to the last
+//! process begun: before `f` every count is full, after the last every count is zero.
+//! The key is `[state, f, count words, counts…, optional ids…]`, counts and ids
+//! packed two to a word.
 
 use crate::budget::{Meter, CHECK_EVERY};
 use crate::linear::{push_packed, Longest};
@@ -77,12 +82,20 @@ pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter) -> Outcome 
     }
     let mut low = vec![0u32; c.chains.len()];
     let mut known_count = vec![0u32; c.chains.len()];
+    let mut known_len = vec![0u32; c.chains.len()];
+    for (p, chain) in c.chains.iter().enumerate() {
+        known_len[p] = chain.iter().filter(|&&i| c.known[i as usize]).count() as u32;
+    }
+    // First process with known ops left; one past the last process with any placed.
+    let mut first = known_len.iter().position(|&l| l > 0).unwrap_or(known_len.len());
+    let mut end = 0usize;
     let mut placed = vec![false; n];
     let mut optional: Vec<u32> = Vec::new();
     let mut memo = Memo::new();
     let mut state = machine.init;
-    // Per frame: where to resume among the parent's candidates, and the state before.
-    let mut frames: Vec<(usize, u64)> = Vec::new();
+    // Per frame: where to resume among the parent's candidates, the state, `first` and
+    // `end` before.
+    let mut frames: Vec<(usize, u64, usize, usize)> = Vec::new();
     let mut stack_ops: Vec<u32> = Vec::new();
     let mut longest = Longest::new();
     let mut countdown = CHECK_EVERY;
@@ -101,15 +114,22 @@ pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter) -> Outcome 
                 Err(e) => return Outcome::error(e),
             };
             let p = c.chain_of[i] as usize;
+            let (mut new_first, new_end) = (first, end.max(p + 1));
             if c.known[i] {
                 known_count[p] += 1;
+                while new_first < known_len.len() && known_count[new_first] == known_len[new_first] {
+                    new_first += 1;
+                }
             } else {
                 let at = optional.partition_point(|&x| x < optional_id[i]);
                 optional.insert(at, optional_id[i]);
             }
             key.clear();
             key.push(new);
-            push_packed(&mut key, &known_count);
+            key.push(new_first as u64);
+            let counts = if new_end > new_first { &known_count[new_first..new_end] } else { &[][..] };
+            key.push(counts.len() as u64);
+            push_packed(&mut key, counts);
             push_packed(&mut key, &optional);
             if !memo.insert(&key) {
                 if c.known[i] {
@@ -120,7 +140,9 @@ pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter) -> Outcome 
                 }
                 continue;
             }
-            frames.push((k, state));
+            frames.push((k, state, first, end));
+            first = new_first;
+            end = new_end;
             stack_ops.push(i as u32);
             state = new;
             placed[i] = true;
@@ -153,7 +175,7 @@ pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter) -> Outcome 
         if descended {
             continue;
         }
-        let Some((resume, before)) = frames.pop() else {
+        let Some((resume, before, first_before, end_before)) = frames.pop() else {
             return Outcome::invalid(longest.ops, &memo);
         };
         if stack_ops.len() > longest.ops.len() {
@@ -162,6 +184,8 @@ pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter) -> Outcome 
         let i = stack_ops.pop().expect("one op per frame") as usize;
         longest.popped(stack_ops.len());
         state = before;
+        first = first_before;
+        end = end_before;
         placed[i] = false;
         let p = c.chain_of[i] as usize;
         if c.position[i] < low[p] {
