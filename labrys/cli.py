@@ -125,6 +125,12 @@ def check(
     plot_options: Annotated[list[str] | None, typer.Option(
         "--plot-format", "--plot-timeout", "--max-plot-bytes", "--directory", hidden=True,
         help="Accepted for elle-cli compatibility; labrys draws no plots here.")] = None,
+    engine: Annotated[str, typer.Option(
+        help="linearizable/sequential: auto (the native core when installed), python, "
+        "native or smt (z3).")] = "auto",
+    minimize: Annotated[bool, typer.Option(
+        "--minimize", help="linearizable/sequential: also find a minimal set of operations "
+        "that is already invalid.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
     """Check recorded histories.
@@ -160,6 +166,8 @@ def check(
         group_size=group_size,
         consistency_models=_parse_models(consistency_models),
         negative_balances=negative_balances,
+        engine=engine,
+        minimize=minimize,
         extra=extra,
     )
     if len(files) == 1:

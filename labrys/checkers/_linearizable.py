@@ -24,6 +24,13 @@ unless ``options.extra["partition"]`` is False. Sequential consistency is *not* 
 (two registers can each be sequentially consistent while the pair is not), so the
 ``sequential`` checker always searches the whole history.
 
+Before any search, `labrys.checkers._reduce` simplifies each part exactly (crashed
+writes nobody observed dropped, crashed writes bounded by their first observer,
+multi-registers split by the keys transactions connect); then the engine of
+``options.engine`` searches (`labrys.checkers._native_engine`: the Rust core when
+installed, the Python reference otherwise, or z3). With ``options.minimize``, an
+invalid verdict also carries a 1-minimal invalid sub-history (`labrys.checkers._minimize`).
+
 Budgets: ``timeout_s`` (none by default) and ``memory_limit_mb`` (default
 `DEFAULT_MEMORY_LIMIT_MB`) bound all the searches of one check together; running out
 gives ``unknown`` with the reason.
@@ -31,12 +38,15 @@ gives ``unknown`` with the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from labrys.checkers._linearizable_explain import verdict
+from labrys.checkers._native_engine import ENGINES, search_parts
+from labrys.checkers._reduce import reduce_parts
 from labrys.checkers._registry import CheckOptions
 from labrys.checkers._verdict import Verdict
-from labrys.checkers._wgl import Budget, run, search_linearizable, search_sequential
+from labrys.checkers._wgl import Budget
 from labrys.errors import UsageError
 from labrys.history import History
 from labrys.models import Part, Partitionable, call_from_operation, get_model
@@ -66,9 +76,9 @@ def check_sequential(history: History, options: CheckOptions) -> Verdict:
 
 
 def _check(name: str, history: History, options: CheckOptions, *, sequential: bool) -> Verdict:
-    if options.engine not in ("auto", "python"):
-        raise UsageError(f"the {name} checker runs on the python engine only, not "
-                         f"{options.engine!r}; pass --engine auto or python")
+    if options.engine not in ENGINES:
+        raise UsageError(f"unknown engine {options.engine!r}; choose one of: "
+                         f"{', '.join(ENGINES)}")
     if options.timeout_s is not None and options.timeout_s <= 0:
         raise UsageError(f"the timeout is a positive number of seconds, not {options.timeout_s}")
     if options.memory_limit_mb is not None and options.memory_limit_mb <= 0:
@@ -90,8 +100,20 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
         deadline=None if options.timeout_s is None else time.monotonic() + options.timeout_s,
         memory_bytes=memory_limit_mb * 2**20,
     )
-    search = search_sequential if sequential else search_linearizable
-    outcomes = run([search(p.model, p.calls) for p in parts], budget)
-    return verdict(name, model, parts, outcomes, sequential=sequential,
-                   partitioned=partitioned, timeout_s=options.timeout_s,
-                   memory_limit_mb=memory_limit_mb)
+    parts, reduction = reduce_parts(parts, sequential=sequential)
+    outcomes = search_parts(parts, sequential=sequential, budget=budget, engine=options.engine)
+    result = verdict(name, model, parts, outcomes, sequential=sequential,
+                     partitioned=partitioned or reduction.split > 0,
+                     timeout_s=options.timeout_s, memory_limit_mb=memory_limit_mb)
+    details = {**result.details, "engine": options.engine, "reduction": reduction.to_json()}
+    anomalies = result.anomalies
+    if options.minimize and result.valid is False:
+        # Imported here: only --minimize pays for z3.
+        from labrys.checkers._minimize import minimal_anomaly, minimize
+
+        minimal = minimize(history, options, sequential=sequential)
+        if minimal is not None:
+            anomalies = (minimal_anomaly(minimal, model, sequential=sequential), *anomalies)
+            details["minimal"] = {"ops": list(minimal.ops), "one_minimal": minimal.one_minimal,
+                                  "checks": minimal.checks}
+    return dataclasses.replace(result, details=details, anomalies=anomalies)

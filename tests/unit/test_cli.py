@@ -1,5 +1,6 @@
 """The command line's contract: exit statuses and one-line errors."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -60,3 +61,20 @@ def test_console_script_runs_as_a_module():
     done = subprocess.run([sys.executable, "-m", "labrys.cli", "--help"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "check" in done.stdout
+
+
+def test_minimize_names_a_one_minimal_invalid_set_of_the_stale_read(capsys):
+    status, out, _ = run(capsys, "check", "--minimize", "--json", "--engine", "python",
+                         str(EXAMPLES / "register-stale-read.jsonl"))
+    verdict = json.loads(out)
+    assert status == 1
+    # read → 1, then write 2 completes, then a read that began later still returns 1.
+    assert verdict["details"]["minimal"] == {"ops": [4, 6, 10], "one_minimal": True,
+                                             "checks": verdict["details"]["minimal"]["checks"]}
+    assert verdict["anomalies"][0]["kind"] == "minimal-counterexample"
+
+
+def test_unknown_engine_is_refused(capsys):
+    status, _, err = run(capsys, "check", "--engine", "gpu",
+                         str(EXAMPLES / "register-valid.jsonl"))
+    assert status == 255 and "unknown engine 'gpu'" in err

@@ -70,7 +70,8 @@ def test_the_standard_example_a_stale_read_after_a_completed_write_is_not_linear
     }
     assert dict(v.details) == {"model": "register", "operations": 2, "parts": 1,
                                "partitioned": False, "states_explored": 1,
-                               "invalid_keys": []}
+                               "invalid_keys": [], "engine": "auto",
+                               "reduction": {"dropped": [], "bounded": [], "split": 0}}
 
 
 def test_the_classic_pair_is_sequentially_consistent_but_not_linearizable():
@@ -184,7 +185,8 @@ def test_kv_is_checked_per_key_and_the_failing_key_is_named():
     assert v.anomalies[0].data["key"] == "y"
     assert v.anomalies[0].ops == (2, 6)
     assert dict(v.details) == {"model": "kv", "operations": 4, "parts": 2, "partitioned": True,
-                               "states_explored": 3, "invalid_keys": ["y"]}
+                               "states_explored": 3, "invalid_keys": ["y"], "engine": "auto",
+                               "reduction": {"dropped": [], "bounded": [], "split": 0}}
 
 
 def test_kv_checked_whole_reaches_the_same_verdict_without_naming_a_key():
@@ -335,7 +337,7 @@ def test_operations_the_model_does_not_know_are_a_usage_error():
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"engine": "smt"}, "runs on the python engine only"),
+    ({"engine": "quantum"}, "unknown engine 'quantum'"),
     ({"timeout_s": -1}, "the timeout is a positive number of seconds"),
     ({"memory_limit_mb": 0}, "the memory limit is a positive number of MB"),
     ({"extra": {"partition": "no"}}, "the partition option is true or false"),
