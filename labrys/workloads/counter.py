@@ -20,8 +20,8 @@ from labrys.checkers import CheckOptions, Verdict, check_safe, run_checker
 from labrys.harness import Generator, Invocation, from_fn, mix
 from labrys.harness._options import Option, positive_float
 from labrys.history import History
+from labrys.workloads._final_reads import final_reads
 from labrys.workloads._workload import WorkloadEntry
-from labrys.workloads.set import final_reads
 
 OPTIONS: dict[str, Option] = {
     o.name: o

@@ -21,19 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from labrys.checkers import CheckOptions, Verdict, check_safe, run_checker
-from labrys.harness import (
-    PENDING,
-    Context,
-    Generator,
-    Invocation,
-    Step,
-    each_process,
-    once,
-    phases,
-    sleep,
-)
+from labrys.harness import PENDING, Context, Generator, Invocation, Step
 from labrys.harness._options import Option, positive_float
 from labrys.history import History
+from labrys.workloads._final_reads import final_reads
 from labrys.workloads._workload import WorkloadEntry
 
 OPTIONS: dict[str, Option] = {
@@ -61,16 +52,6 @@ class Counting:
             return PENDING
         return (Invocation(f=self.f, value=self.next, process=ctx.process_of[thread],
                            time_ns=ctx.time_ns), Counting(self.f, self.next + 1))
-
-
-def final_reads(wait_s: float) -> Generator:
-    """Wait ``wait_s``, then a ``read`` on every client worker, twice, a second apart.
-
-    Two rounds because a client's first call after a failover may find its kept
-    connection dead; the checkers judge the last read that succeeded.
-    """
-    return phases(sleep(wait_s), each_process(once("read")), sleep(1.0),
-                  each_process(once("read")))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
