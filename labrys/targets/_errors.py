@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from labrys.harness import Invocation
 from labrys.history import OpType
 
 
@@ -40,6 +41,15 @@ class ErrorRule:
 
     def matches(self, error: BaseException) -> bool:
         return isinstance(error, self.error) and self.contains.lower() in str(error).lower()
+
+
+def only_reads(invocation: Invocation) -> bool:
+    """True when ``invocation`` only reads: a ``read``, or a ``txn`` whose micro-ops are
+    all ``r``. Such an operation is ``fail`` on any error (see `classify`), and may be
+    sent to a replica."""
+    if invocation.f == "txn":
+        return all(op[0] == "r" for op in invocation.value)
+    return invocation.f == "read"
 
 
 def classify(table: Sequence[ErrorRule], error: BaseException, *, read_only: bool) -> OpType:

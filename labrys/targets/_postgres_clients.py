@@ -47,7 +47,7 @@ from psycopg import errors as pgerrors
 from labrys.errors import UsageError
 from labrys.harness import Completion, Invocation
 from labrys.history import OpType
-from labrys.targets._errors import ErrorRule, classify, describe
+from labrys.targets._errors import ErrorRule, classify, describe, only_reads
 
 CLIENT_KINDS = ("register", "set", "counter", "bank", "list-append", "rw-register")
 
@@ -116,7 +116,7 @@ class PostgresClient:
         self._conns: dict[str, psycopg.Connection[Any]] = {}
 
     def invoke(self, invocation: Invocation) -> Completion:
-        read_only = _read_only(invocation)
+        read_only = only_reads(invocation)
         role = "replica" if read_only and self.config.read_from == "replica" else "primary"
         committing = False
         try:
@@ -278,12 +278,6 @@ def _rw_register(conn: psycopg.Connection[Any], inv: Invocation) -> list[list[An
             row = conn.execute("SELECT v FROM rw WHERE k = %s", (key,)).fetchone()
             out.append([f, key, None if row is None else row[0]])
     return out
-
-
-def _read_only(invocation: Invocation) -> bool:
-    if invocation.f == "txn":
-        return all(op[0] == "r" for op in invocation.value)
-    return invocation.f == "read"
 
 
 def open_postgres_client(kind: str, config: PgClientConfig) -> PostgresClient:

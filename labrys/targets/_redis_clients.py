@@ -42,7 +42,7 @@ from redis.sentinel import MasterNotFoundError, Sentinel, SlaveNotFoundError
 from labrys.errors import UsageError
 from labrys.harness import Completion, Invocation
 from labrys.history import OpType
-from labrys.targets._errors import ErrorRule, classify, describe
+from labrys.targets._errors import ErrorRule, classify, describe, only_reads
 
 CLIENT_KINDS = ("register", "set", "counter", "list-append", "rw-register")
 
@@ -143,7 +143,7 @@ class RedisClient:
                         if config.read_from == "replica" else self._primary)
 
     def invoke(self, invocation: Invocation) -> Completion:
-        read_only = _read_only(invocation)
+        read_only = only_reads(invocation)
         try:
             value = self._perform(invocation, read_only)
         except redis.RedisError as e:
@@ -238,12 +238,6 @@ class _CasMismatch:
 
 class _NotReplicated(Exception):
     """The primary applied a write that WAIT could not see replicated: indeterminate."""
-
-
-def _read_only(invocation: Invocation) -> bool:
-    if invocation.f == "txn":
-        return all(op[0] == "r" for op in invocation.value)
-    return invocation.f == "read"
 
 
 def open_redis_client(kind: str, config: ClientConfig) -> RedisClient:
