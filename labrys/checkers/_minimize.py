@@ -56,6 +56,7 @@ from typing import Any
 from labrys.checkers._native_engine import search_native, search_parts
 from labrys.checkers._reduce import reduce_parts
 from labrys.checkers._registry import CheckOptions
+from labrys.checkers._smt import Oracle
 from labrys.checkers._verdict import Anomaly, Validity, worst
 from labrys.checkers._wgl import Budget
 from labrys.errors import UsageError
@@ -64,6 +65,9 @@ from labrys.models import Call, Model, Part, Partitionable, call_from_operation,
 
 SMT_LIMIT = 400
 """Largest part (in operations) for which an unsat core is asked for before ddmin."""
+
+SEARCH_SLICE_S = 0.5
+"""How long the search may take on one question before z3 is asked instead."""
 
 SMT_CORE_TIMEOUT_S = 20.0
 """At most this long for z3's core; past it, ddmin starts from the whole part."""
@@ -107,6 +111,21 @@ class _Judge:
         self.engine = "auto" if options.engine in ("smt", "auto") else options.engine
         self.deadline = deadline
         self.memo: dict[frozenset[int], Validity] = {}
+        self.oracle: Oracle | None = None
+        self.positions: dict[int, int] = {}
+
+    def ask_z3(self, current: Sequence[int]) -> bool:
+        """From now on, let one incremental z3 encoding of ``current`` answer what the
+        search cannot quickly, if the SMT engine models it and it is small enough."""
+        calls = self.model.prepare([self.units[i] for i in sorted(current)])
+        if len(calls) > SMT_LIMIT:
+            return False
+        try:
+            self.oracle = Oracle(self.model, calls, sequential=self.sequential)
+        except UsageError:  # a model beyond the encoding: the search engines will do
+            return False
+        self.positions = {c.index: k for k, c in enumerate(calls)}
+        return True
 
     def parts(self, keep: Sequence[int]) -> list[Part]:
         """The parts to search for ``keep``: those operations as recorded, the rest as if
@@ -129,17 +148,31 @@ class _Judge:
         if key not in self.memo:
             if time.monotonic() > self.deadline:
                 return "unknown"
-            parts, _ = reduce_parts(self.parts(keep), sequential=self.sequential)
-            budget = Budget(deadline=self.deadline, memory_bytes=_MEMORY_BYTES)
-            outcomes = None
-            if self.engine != "python":
-                outcomes = search_native(parts, sequential=self.sequential, budget=budget,
-                                         symmetry=True)
-            if outcomes is None:
-                outcomes = search_parts(parts, sequential=self.sequential, budget=budget,
-                                        engine=self.engine)
-            self.memo[key] = worst(o.valid for o in outcomes)
+            # The search answers most questions in milliseconds, but a few explode on
+            # forgotten operations; z3 answers those in a second or two. So the search
+            # gets a short slice first when z3 stands behind it.
+            slice_end = self.deadline
+            if self.oracle is not None:
+                slice_end = min(slice_end, time.monotonic() + SEARCH_SLICE_S)
+            found = self._search(keep, slice_end)
+            if found == "unknown" and self.oracle is not None:
+                budget = Budget(deadline=self.deadline, memory_bytes=_MEMORY_BYTES)
+                found = self.oracle.validity(
+                    [self.positions[i] for i in sorted(keep) if i in self.positions], budget)
+            self.memo[key] = found
         return self.memo[key]
+
+    def _search(self, keep: Sequence[int], deadline: float) -> Validity:
+        parts, _ = reduce_parts(self.parts(keep), sequential=self.sequential)
+        budget = Budget(deadline=deadline, memory_bytes=_MEMORY_BYTES)
+        outcomes = None
+        if self.engine != "python":
+            outcomes = search_native(parts, sequential=self.sequential, budget=budget,
+                                     symmetry=True)
+        if outcomes is None:
+            outcomes = search_parts(parts, sequential=self.sequential, budget=budget,
+                                    engine=self.engine)
+        return worst(o.valid for o in outcomes)
 
     def invalid(self, keep: Sequence[int]) -> bool:
         return self.validity(keep) is False
@@ -230,32 +263,44 @@ def minimize(history: History, options: CheckOptions, *, sequential: bool = Fals
             if judge.invalid(keep):
                 current = keep
                 break
-    current = _smt_candidate(judge, current) or current
+    if judge.ask_z3(current):
+        current = _core(judge, current) or current
     current = ddmin(current, judge.invalid)
     current, proven = _one_at_a_time(current, judge)
-    return Minimal(ops=tuple(current),
-                   history=_sub_history(history, [operations[i] for i in current]),
-                   checks=len(judge.memo), one_minimal=proven)
+    minimal = Minimal(ops=tuple(current),
+                      history=_sub_history(history, [operations[i] for i in current]),
+                      checks=len(judge.memo), one_minimal=proven)
+    _confirm(minimal, model, options, sequential=sequential, deadline=deadline)
+    return minimal
 
 
-def _smt_candidate(judge: _Judge, current: list[int]) -> list[int] | None:
-    """An unsat core of ``current`` confirmed invalid, if SMT applies; else None."""
-    from labrys.checkers._smt import unsat_core
+def _confirm(minimal: Minimal, model: Model, options: CheckOptions, *, sequential: bool,
+             deadline: float) -> None:
+    """The search engine's word that the set is invalid on its own: a cross-check of z3
+    (or of the search with forgotten operations), cheap because the set is small."""
+    calls = model.prepare([c for c in map(call_from_operation, minimal.history.operations())
+                           if c is not None])
+    parts, _ = reduce_parts([Part(key=None, calls=calls, model=model)], sequential=sequential)
+    engine = "auto" if options.engine == "smt" else options.engine
+    budget = Budget(deadline=max(deadline, time.monotonic() + 10), memory_bytes=_MEMORY_BYTES)
+    found = worst(o.valid for o in search_parts(parts, sequential=sequential, budget=budget,
+                                                engine=engine))
+    if found is True:
+        raise AssertionError(f"minimisation found operations {list(minimal.ops)} "
+                             "contradictory, but the search engine orders them: a bug")
 
-    parts = judge.parts(current)
-    if len(parts) != 1 or len(parts[0].calls) > SMT_LIMIT:
-        return None
-    calls = parts[0].calls
+
+def _core(judge: _Judge, current: list[int]) -> list[int] | None:
+    """z3's unsat core of ``current``, as operation indices; None if there is none."""
+    assert judge.oracle is not None
     budget = Budget(deadline=min(judge.deadline, time.monotonic() + SMT_CORE_TIMEOUT_S),
                     memory_bytes=_MEMORY_BYTES)
-    try:
-        core = unsat_core(judge.model, calls, sequential=judge.sequential, budget=budget)
-    except UsageError:  # a model the encoding does not cover: ddmin alone will do
-        return None
+    positions = [judge.positions[i] for i in current if i in judge.positions]
+    core = judge.oracle.core(positions, budget)
     if core is None:
         return None
-    candidate = sorted(calls[i].index for i in core)
-    return candidate if judge.invalid(candidate) else None
+    index = {k: i for i, k in judge.positions.items()}
+    return sorted(index[k] for k in core)
 
 
 def minimal_anomaly(minimal: Minimal, model: Model, *, sequential: bool = False) -> Anomaly:

@@ -52,6 +52,7 @@ from typing import Any
 
 import z3
 
+from labrys.checkers._verdict import Validity
 from labrys.checkers._wgl import Budget, Outcome
 from labrys.errors import UsageError
 from labrys.models import KV, Call, CASRegister, Model, MultiRegister, Mutex, Register, freeze
@@ -217,6 +218,39 @@ def search_smt(model: Model, calls: Sequence[Call], *, sequential: bool,
     return Outcome(valid=True, prefix=tuple(order))
 
 
+class Oracle:
+    """One encoding, many questions: do these operations' recorded outcomes contradict?
+
+    Each question keeps the outcomes of some operations and forgets the others' (see
+    the module docstring): it is one `z3.Solver.check` under assumptions, so z3 keeps
+    what it learned between questions. This is what `labrys.checkers._minimize` asks
+    hundreds of times on one history.
+
+    Raises:
+        UsageError: the model is beyond the encoding (see the module docstring).
+    """
+
+    def __init__(self, model: Model, calls: Sequence[Call], *, sequential: bool):
+        self._problem = _encode(model, calls, sequential=sequential)
+
+    def validity(self, keep: Sequence[int], budget: Budget) -> Validity:
+        """Is there an order with the outcomes of ``keep`` (positions into the calls)?"""
+        if not _set_timeout(self._problem.solver, budget):
+            return "unknown"
+        answer = self._problem.solver.check(*(self._problem.keep[i] for i in keep))
+        return False if answer == z3.unsat else True if answer == z3.sat else "unknown"
+
+    def core(self, keep: Sequence[int], budget: Budget) -> list[int] | None:
+        """Positions, among ``keep``, whose outcomes already contradict; None if they do
+        not or z3 ran out of time. Small, not minimal: z3's own core minimisation costs
+        twenty times the solve on histories of a few hundred operations, and delta
+        debugging on the raw core is far cheaper."""
+        if self.validity(keep, budget) is not False:
+            return None
+        core = {str(lit) for lit in self._problem.solver.unsat_core()}
+        return [i for i in keep if f"keep_{i}" in core]
+
+
 def unsat_core(model: Model, calls: Sequence[Call], *, sequential: bool,
                budget: Budget) -> list[int] | None:
     """Positions (into ``calls``) of completed operations whose outcomes admit no order.
@@ -229,12 +263,4 @@ def unsat_core(model: Model, calls: Sequence[Call], *, sequential: bool,
         The positions in increasing order, or None if the calls are valid or z3 ran
         out of time.
     """
-    # z3's own core minimisation costs twenty times the solve on histories of a few
-    # hundred operations; delta debugging on the raw core is far cheaper.
-    problem = _encode(model, calls, sequential=sequential)
-    if not _set_timeout(problem.solver, budget):
-        return None
-    if problem.solver.check(*problem.keep) != z3.unsat:
-        return None
-    core = {str(lit) for lit in problem.solver.unsat_core()}
-    return [i for i in range(len(calls)) if f"keep_{i}" in core]
+    return Oracle(model, calls, sequential=sequential).core(range(len(calls)), budget)
