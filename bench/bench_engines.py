@@ -22,9 +22,14 @@ python engine gets ``--python-limit`` seconds per history and is skipped on gene
 histories past ``--python-max`` ops; smt runs on the etcd logs only (it is the
 cross-check, not the fast path). ``unknown`` means the budget ran out.
 
+With ``--minimize`` it instead runs ``--minimize`` on every invalid linearizability
+history of the corpora (Knossos's and Porcupine's) and prints, for each, the operations
+before and after, whether 1-minimality was proven within the budget, and the time.
+
 Usage:
     .venv/bin/python bench/bench_engines.py [--quick] [--crash 0.02] [--seed 1]
         [--python-limit 60] [--python-max 100000]
+    .venv/bin/python bench/bench_engines.py --minimize
 """
 
 from __future__ import annotations
@@ -178,6 +183,39 @@ def _row(label: str, ops: int, engine_name: str,
           f"{searching:>8.3f} {mb:>8.1f} {porcupine:>9}", flush=True)
 
 
+def minimize_corpus() -> int:
+    """--minimize on every invalid linearizability history of the corpora."""
+    import csv
+
+    from labrys.checkers import CheckOptions
+    from labrys.checkers._minimize import minimize
+
+    if not CONFORMANCE.exists():
+        print(f"no conformance data at {CONFORMANCE}")
+        return 0
+    print(f"{'history':<52} {'ops':>5} {'minimal':>7} {'1-minimal':>9} {'time s':>7}")
+    total = 0.0
+    with (CONFORMANCE / "expected.tsv").open(encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t")
+                if r["checker"] == "linearizable" and r["expected_valid"] == "false"]
+    for row in rows:
+        path = row["path"]
+        model, init = (("kv", NOT_GIVEN) if "/kv/" in path else ("mutex", NOT_GIVEN)
+                       if "mutex" in path else ("cas-register", 0) if "knossos" in path
+                       else ("cas-register", NOT_GIVEN))
+        history = read_history(CONFORMANCE / path)
+        began = time.perf_counter()
+        m = minimize(history, CheckOptions(model=model, init=init))
+        elapsed = time.perf_counter() - began
+        total += elapsed
+        size = "-" if m is None else str(len(m.ops))
+        proven = "-" if m is None else "yes" if m.one_minimal else "budget"
+        print(f"{path:<52} {len(history.operations()):>5} {size:>7} {proven:>9} "
+              f"{elapsed:>7.2f}", flush=True)
+    print(f"{len(rows)} histories in {total:.1f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="corpora only, up to 100k generated")
@@ -185,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--python-limit", type=float, default=60.0)
     ap.add_argument("--python-max", type=int, default=100_000)
+    ap.add_argument("--minimize", action="store_true", help="minimise the invalid corpus")
     args = ap.parse_args(argv)
+    if args.minimize:
+        return minimize_corpus()
 
     have_native = engine.native_module() is not None
     engines = ["python", "native"] if have_native else ["python"]

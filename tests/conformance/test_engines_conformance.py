@@ -16,7 +16,7 @@ logs, all Knossos histories but the few larger ones), in about four minutes; set
 
 ``--minimize`` runs on a handful of the invalid histories; each result is checked by
 the Python engine, independently of the minimiser (see ``tests/unit/test_minimize.py``
-for the oracle). ``bench/`` has the by-hand run over all of them.
+for the oracle). ``bench/bench_engines.py --minimize`` runs it on all of them.
 """
 
 import csv
