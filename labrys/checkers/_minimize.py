@@ -174,6 +174,27 @@ class _Judge:
                                     engine=self.engine)
         return worst(o.valid for o in outcomes)
 
+    def invalid_part(self, keep: Sequence[int]) -> list[int] | None:
+        """The operations of one part of ``keep`` found invalid, searching all parts at
+        once (the first invalid one stops the others); None if none is invalid."""
+        parts = self.parts(keep)
+        reduced = [reduce_parts([p], sequential=self.sequential)[0] for p in parts]
+        budget = Budget(deadline=self.deadline, memory_bytes=_MEMORY_BYTES)
+        flat = [q for pieces in reduced for q in pieces]
+        outcomes = None
+        if self.engine != "python":
+            outcomes = search_native(flat, sequential=self.sequential, budget=budget,
+                                     symmetry=True)
+        if outcomes is None:
+            outcomes = search_parts(flat, sequential=self.sequential, budget=budget,
+                                    engine=self.engine)
+        start = 0
+        for part, pieces in zip(parts, reduced, strict=True):
+            if any(o.valid is False for o in outcomes[start:start + len(pieces)]):
+                return [c.index for c in part.calls]
+            start += len(pieces)
+        return None
+
     def invalid(self, keep: Sequence[int]) -> bool:
         return self.validity(keep) is False
 
@@ -255,14 +276,13 @@ def minimize(history: History, options: CheckOptions, *, sequential: bool = Fals
              if c is not None}
     judge = _Judge(model, units, options, sequential=sequential, deadline=deadline)
     current = sorted(units)
-    if not judge.invalid(current):
-        return None
     if judge.partition:
-        for part in judge.parts(current):
-            keep = [c.index for c in part.calls]
-            if judge.invalid(keep):
-                current = keep
-                break
+        found = judge.invalid_part(current)
+        if found is None:
+            return None
+        current = found
+    elif not judge.invalid(current):
+        return None
     if judge.ask_z3(current):
         current = _core(judge, current) or current
     current = ddmin(current, judge.invalid)
