@@ -334,14 +334,16 @@ def minimal_anomaly(minimal: Minimal, model: Model, *, sequential: bool = False)
         what = model.describe_op(call) if call is not None else f"{operation.f} {operation.value}"
         lines.append(f"op {source} (process {operation.process}, {operation.type}: {what})")
     adjective = "sequentially consistent" if sequential else "linearizable"
-    proof = ("removing any one of them makes them " + adjective if minimal.one_minimal
-             else "the budget ran out before every removal was checked")
+    proof = (f"forget how any one of them ended and the history is {adjective}"
+             if minimal.one_minimal
+             else "the budget ran out before each of them was shown to be needed")
     data: dict[str, Any] = {"ops": list(minimal.ops), "checks": minimal.checks,
                             "one_minimal": minimal.one_minimal}
     return Anomaly(
         kind="minimal-counterexample",
         ops=minimal.ops,
-        explanation=(f"These {len(minimal.ops)} operations alone are not {adjective} "
-                     f"({proof}): " + "; ".join(lines) + "."),
+        explanation=(f"These {len(minimal.ops)} operations, as they ended, are not "
+                     f"{adjective} whatever the other operations did ({proof}): "
+                     + "; ".join(lines) + "."),
         data=data,
     )

@@ -89,8 +89,9 @@ def test_a_stale_read_in_a_crowd_comes_down_to_read_write_read():
     assert anomaly.kind == "minimal-counterexample"
     assert anomaly.ops == (2, 5, 8)
     assert anomaly.explanation == (
-        "These 3 operations alone are not linearizable (removing any one of them makes "
-        "them linearizable): op 2 (process 1, ok: read → 1); op 5 (process 0, ok: write 2); "
+        "These 3 operations, as they ended, are not linearizable whatever the other "
+        "operations did (forget how any one of them ended and the history is "
+        "linearizable): op 2 (process 1, ok: read → 1); op 5 (process 0, ok: write 2); "
         "op 8 (process 2, ok: read → 1).")
 
 
