@@ -4,7 +4,6 @@ Histories are written one event a line, ``"<process> <type> <f> <value as JSON>"
 the order they happened; an op's index is its line number from 0.
 """
 
-import json
 
 import pytest
 
@@ -15,15 +14,7 @@ from labrys.checkers._wgl import Outcome
 from labrys.errors import UsageError
 from labrys.history import parse_history
 from labrys.models import CASRegister, Part, call_from_operation
-
-
-def history(*events: str):
-    records = []
-    for event in events:
-        process, kind, f, value = event.split(None, 3)
-        records.append({"process": int(process), "type": kind, "f": f,
-                        "value": json.loads(value)})
-    return parse_history("\n".join(json.dumps(r) for r in records))
+from tests.unit.event_lines import history
 
 
 def lin(h, model="cas-register", **options):

@@ -6,7 +6,6 @@ a crash (its completion rewritten as ``info``). The set must be invalid that way
 also on its own; forgetting any one of its operations as well must make it valid.
 """
 
-import json
 import random
 from dataclasses import replace
 
@@ -16,19 +15,10 @@ from hypothesis import strategies as st
 from labrys.checkers import CheckOptions
 from labrys.checkers._linearizable import check_linearizable, check_sequential
 from labrys.checkers._minimize import Minimal, ddmin, minimal_anomaly, minimize
-from labrys.history import History, OpType, parse_history
+from labrys.history import History, OpType
 from labrys.models import get_model
 from tests.unit.engine_histories import simulate
-
-
-def history(*events: str) -> History:
-    """One event a line: ``"<process> <type> <f> <value as JSON>"``; index = line number."""
-    records = []
-    for event in events:
-        process, kind, f, value = event.split(None, 3)
-        records.append({"process": int(process), "type": kind, "f": f,
-                        "value": json.loads(value)})
-    return parse_history("\n".join(json.dumps(r) for r in records))
+from tests.unit.event_lines import history
 
 
 def forgetting(h: History, keep: set[int]) -> History:

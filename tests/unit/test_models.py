@@ -2,7 +2,6 @@
 
 import pytest
 
-import labrys.models
 from labrys.checkers import NOT_GIVEN
 from labrys.errors import UsageError
 from labrys.models import (
@@ -41,14 +40,6 @@ def run(model, *calls):
         if isinstance(state, Inconsistent):
             return state
     return state
-
-
-def test_public_names_are_pinned():
-    assert set(labrys.models.__all__) == {
-        "KV", "MODELS", "CASRegister", "Call", "Counter", "FIFOQueue", "Inconsistent",
-        "Model", "MultiRegister", "Mutex", "Part", "Partitionable", "Register", "SetModel",
-        "State", "UnorderedQueue", "call_from_operation", "freeze", "get_model", "show",
-    }
 
 
 def test_every_model_is_registered_under_its_own_name_and_follows_the_protocol():

@@ -5,7 +5,6 @@ verdict did not change; the property tests do the latter on random histories wit
 crashed operations, for every rule at once, and check that the rules really fired.
 """
 
-import json
 import random
 from collections import Counter
 
@@ -15,21 +14,11 @@ from hypothesis import strategies as st
 from labrys.checkers._reduce import Reduction, reduce_calls, reduce_parts
 from labrys.checkers._verdict import worst
 from labrys.checkers._wgl import Budget, run, search_linearizable, search_sequential
-from labrys.history import History, parse_history
 from labrys.models import MultiRegister, get_model
 from tests.unit.engine_histories import parts_of, simulate
+from tests.unit.event_lines import history
 
 BUDGET = Budget(deadline=None, memory_bytes=1 << 30)
-
-
-def history(*events: str) -> History:
-    """One event a line: ``"<process> <type> <f> <value as JSON>"``; index = line number."""
-    records = []
-    for event in events:
-        process, kind, f, value = event.split(None, 3)
-        records.append({"process": int(process), "type": kind, "f": f,
-                        "value": json.loads(value)})
-    return parse_history("\n".join(json.dumps(r) for r in records))
 
 
 def verdict(parts, *, sequential=False):

@@ -1,6 +1,5 @@
 """The SMT engine on literal histories: verdicts, orders, unsat cores, unsupported models."""
 
-import json
 import time
 
 import pytest
@@ -9,21 +8,11 @@ from labrys.checkers._native_engine import search_parts
 from labrys.checkers._smt import search_smt, unsat_core
 from labrys.checkers._wgl import Budget
 from labrys.errors import UsageError
-from labrys.history import History, parse_history
 from labrys.models import get_model
 from tests.unit.engine_histories import parts_of
+from tests.unit.event_lines import history
 
 BUDGET = Budget(deadline=None, memory_bytes=1 << 30)
-
-
-def history(*events: str) -> History:
-    """One event a line: ``"<process> <type> <f> <value as JSON>"``; index = line number."""
-    records = []
-    for event in events:
-        process, kind, f, value = event.split(None, 3)
-        records.append({"process": int(process), "type": kind, "f": f,
-                        "value": json.loads(value)})
-    return parse_history("\n".join(json.dumps(r) for r in records))
 
 
 def smt(h, model="cas-register", *, init=None, sequential=False):
