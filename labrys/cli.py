@@ -23,9 +23,9 @@ from rich.console import Console
 from labrys._check import check_file, check_files, overall_status
 from labrys.checkers import CHECKERS, NOT_GIVEN, CheckOptions
 from labrys.checkers._verdict import exit_status
-from labrys.control._cli import cluster_app
 from labrys.errors import LabrysError, UsageError
 from labrys.harness._cli import run
+from labrys.harness._cluster_cli import cluster_app
 from labrys.history import FORMATS, read_history, write_jepsen_edn, write_jsonl
 from labrys.report import print_verdict
 

@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from labrys.client import Completion
 from labrys.errors import LabrysError, UsageError
-from labrys.harness._client import Completion
-from labrys.harness._combinators import seq
-from labrys.harness._generator import Generator, Invocation, once, sleep
+from labrys.generator._combinators import seq
+from labrys.generator._generator import Generator, Invocation, once, sleep
 from labrys.harness._spec import TestSpec
 from labrys.history import OpType
 from labrys.nemesis import FAULTS, NemesisOptions, package

@@ -45,7 +45,7 @@ from rich.console import Console
 from labrys.checkers import UNKNOWN, Verdict, exit_status
 from labrys.control import LocalCluster, exit_on_signals
 from labrys.errors import LabrysError, UsageError
-from labrys.harness._combinators import (
+from labrys.generator._combinators import (
     any_of,
     clients,
     nemesis,
@@ -53,14 +53,14 @@ from labrys.harness._combinators import (
     stagger,
     time_limit,
 )
+from labrys.generator._generator import Generator
 from labrys.harness._display import RunDisplay
 from labrys.harness._faults import FaultPlan, FaultTracker, NemesisClient, plan_faults
-from labrys.harness._generator import Generator
 from labrys.harness._interpreter import Interpreter
-from labrys.harness._options import check_known, parse_options
 from labrys.harness._spec import TestSpec
 from labrys.harness._store import RunDir, create_run_dir, write_results, write_test_json
 from labrys.history import JsonlWriter, read_history
+from labrys.options import check_known, parse_options
 from labrys.targets import ClientSource, HasLogs, HasVersion, get_target
 from labrys.workloads import HasFinalGenerator, get_workload
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from labrys.harness import Invocation
+from labrys.generator import Invocation
 from labrys.history import OpType
 
 

@@ -33,17 +33,14 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 
 from labrys.control import Cluster, Node, NodeProcess
 from labrys.targets._daemons import start_error, wait_until
+from labrys.targets._postgres_server import PgServers
 from labrys.targets.etcd import CLIENT_PORT as ETCD_PORT
 from labrys.targets.etcd import Etcd
-
-if TYPE_CHECKING:
-    from labrys.targets.postgres import Postgres
 
 REST_PORT = 8008
 SCOPE = "labrys"
@@ -54,9 +51,10 @@ _START_TIMEOUT_S = 90.0
 
 
 class Patroni:
-    """Patroni and etcd on every node, for a `Postgres` target (see the module docstring)."""
+    """Patroni and etcd on every node, running PostgreSQL as ``pg`` says (see the module
+    docstring)."""
 
-    def __init__(self, pg: Postgres) -> None:
+    def __init__(self, pg: PgServers) -> None:
         self.pg = pg
         self.etcd = Etcd(binary="/usr/bin/etcd", read_mode="linearizable", client_timeout_s=5.0)
         self._cluster: Cluster | None = None
@@ -137,14 +135,14 @@ class Patroni:
     def _config(self, node: Node) -> str:
         assert self._cluster is not None
         pg = self.pg
-        shared = pg.shared_settings()
+        shared = pg.shared_settings(self._cluster.nodes)
         shared.pop("synchronous_standby_names")  # Patroni's to manage
         # Paths are this node's: they go in its local parameters, not in the store's
         # (bootstrap) ones, which every node would share.
         local = {"logging_collector": "on", "log_directory": str(pg.pg_dir(node)),
                  "log_filename": "postgres.log",
                  "unix_socket_directories": str(pg.socket_dir(node))}
-        sync = pg.options["sync"] != "off"
+        sync = pg.sync != "off"
         n_standbys = len(self._cluster.nodes) - 1
         hosts = ",".join(f"{n.address}:{ETCD_PORT}" for n in self._cluster.nodes)
         params = "".join(f"        {k}: '{v}'\n" for k, v in shared.items())

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from labrys.client import Client
 from labrys.control import Cluster, Node
-from labrys.harness import Client
-from labrys.harness._options import Option
+from labrys.options import Option
 
 
 @runtime_checkable

@@ -46,11 +46,12 @@ from typing import Any
 
 import httpx
 
+from labrys.client import Client, Completion
 from labrys.control import Cluster, Node, NodeProcess
 from labrys.errors import TargetError, UsageError
-from labrys.harness import Client, Completion, Invocation
-from labrys.harness._options import Option, choice, positive_float
+from labrys.generator import Invocation
 from labrys.history import OpType
+from labrys.options import Option, choice, positive_float
 from labrys.targets._target import TargetEntry
 
 CLIENT_PORT = 2379

@@ -50,10 +50,10 @@ from typing import Any
 
 import redis
 
+from labrys.client import Client
 from labrys.control import Cluster, Node, NodeProcess
 from labrys.errors import UsageError
-from labrys.harness import Client
-from labrys.harness._options import Option, choice, positive_float, positive_int
+from labrys.options import Option, choice, positive_float, positive_int
 from labrys.targets._daemons import start_error, wait_until
 from labrys.targets._redis_clients import CLIENT_KINDS, ClientConfig, open_redis_client
 from labrys.targets._target import TargetEntry

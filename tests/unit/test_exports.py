@@ -22,8 +22,8 @@ PUBLIC = {
     "labrys.report": {"print_verdict", "verdict_word"},
     "labrys.models": {
         "CASRegister", "Call", "Counter", "FIFOQueue", "Inconsistent", "KV", "MODELS", "Model",
-        "MultiRegister", "Mutex", "Part", "Partitionable", "Register", "SetModel", "State",
-        "UnorderedQueue", "call_from_operation", "freeze", "get_model", "show",
+        "MultiRegister", "Mutex", "NOT_GIVEN", "Part", "Partitionable", "Register", "SetModel",
+        "State", "UnorderedQueue", "call_from_operation", "freeze", "get_model", "show",
     },
     "labrys.control": {
         "BASE_DIR", "Cluster", "CommandResult", "DownReport", "Grudge", "Leftovers",
@@ -37,6 +37,16 @@ PUBLIC = {
         "TOPOLOGIES", "bisect", "bridge", "complete_grudge", "compose", "faketime_env",
         "grudge_from_spec", "grudge_to_json", "majorities_ring", "majority", "minority_third",
         "package", "parse_components", "select_nodes",
+    },
+    "labrys.generator": {
+        "Context", "DONE", "Generator", "Invocation", "PENDING", "Step", "Thread", "any_of",
+        "clients", "cycle", "each_process", "flip_flop", "from_fn", "independent_keys", "limit",
+        "mix", "nemesis", "once", "phases", "repeat", "reserve", "seq", "sleep", "stagger",
+        "synchronize", "time_limit",
+    },
+    "labrys.client": {"Client", "Completion", "validate_completion"},
+    "labrys.options": {
+        "Option", "check_known", "choice", "parse_options", "positive_float", "positive_int",
     },
     "labrys.harness": {
         "Client", "Completion", "Context", "DONE", "Generator", "Interpreter", "Invocation",

@@ -9,8 +9,8 @@ import pytest
 
 from labrys.errors import UsageError
 from labrys.harness import TestSpec, build_spec, load_spec_file
-from labrys.harness._options import Option, check_known, choice, parse_options
 from labrys.harness._spec import parse_nemesis, parse_option
+from labrys.options import Option, check_known, choice, parse_options
 
 
 def test_the_default_spec_is_the_default_run_of_the_issue():

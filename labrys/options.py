@@ -14,6 +14,8 @@ from typing import Any
 
 from labrys.errors import UsageError
 
+__all__ = ["Option", "check_known", "choice", "parse_options", "positive_float", "positive_int"]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Option:
