@@ -46,7 +46,7 @@ from labrys.control._cleanup import (
     leftovers,
 )
 from labrys.control._local import LocalCluster, LocalNode, NetworkFaults
-from labrys.control._node import Cluster, CommandResult, Grudge, Node
+from labrys.control._node import Cluster, CommandResult, Grudge, Node, Process
 from labrys.control._registry import BASE_DIR
 from labrys.control._spawn import NodeProcess
 
@@ -62,6 +62,7 @@ __all__ = [
     "NetworkFaults",
     "Node",
     "NodeProcess",
+    "Process",
     "deferred_signals",
     "down",
     "exit_on_signals",

@@ -31,7 +31,6 @@ import importlib.metadata
 import logging
 import platform
 import random
-import shutil
 import signal
 import time
 import traceback
@@ -43,7 +42,7 @@ from typing import Any
 from rich.console import Console
 
 from labrys.checkers import UNKNOWN, Verdict, exit_status
-from labrys.control import LocalCluster, exit_on_signals
+from labrys.control import Cluster, LocalCluster, exit_on_signals
 from labrys.errors import LabrysError, UsageError
 from labrys.generator._combinators import (
     any_of,
@@ -123,15 +122,13 @@ class _Interrupts:
         return self.count >= 2
 
 
-def _versions(target: object) -> dict[str, str]:
+def _versions() -> dict[str, str]:
+    """The versions known before any node exists; the target's is asked of a node later."""
     try:
         labrys_version = importlib.metadata.version("labrys")
     except importlib.metadata.PackageNotFoundError:
         labrys_version = "unknown"
-    out = {"labrys": labrys_version, "python": platform.python_version()}
-    if isinstance(target, HasVersion):
-        out["target"] = target.version()
-    return out
+    return {"labrys": labrys_version, "python": platform.python_version()}
 
 
 def _run_logger(run: RunDir, *, echo: bool) -> logging.Logger:
@@ -196,11 +193,16 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
         raise UsageError(f"target {spec.target} has no {workload.client_kind!r} client, which "
                          f"workload {spec.workload} needs")
     fault_plan = plan_faults(spec)
-    versions = _versions(target)
+    versions = _versions()
     started = dt.datetime.now()
     run = create_run_dir(Path(spec.store), spec.test_name, now=started)
     log = _run_logger(run, echo=not console.is_terminal)
-    write_test_json(run, spec, versions=versions, command=list(command), started=started)
+
+    def write_test(target_version: str | None = None) -> None:
+        known = versions if target_version is None else versions | {"target": target_version}
+        write_test_json(run, spec, versions=known, command=list(command), started=started)
+
+    write_test()
     log.info("run %s: %s on %d nodes, workload %s, nemesis %s, %.0f s, seed %d", run.path,
              spec.target, spec.nodes, spec.workload, ",".join(spec.nemesis) or "none",
              spec.time_limit_s, seed)
@@ -212,7 +214,7 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     try:
         with exit_on_signals():
             summary |= _lifecycle(spec, run, log, target, workload, fault_plan, interrupts,
-                                  console)
+                                  console, write_test)
     except KeyboardInterrupt:
         error = "interrupted during set-up"
         log.warning("%s; the cluster was torn down", error)
@@ -247,7 +249,8 @@ def _history_exists(run: RunDir) -> bool:
 
 
 def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, workload: Any,
-               plan: FaultPlan | None, interrupts: _Interrupts, console: Console) -> dict[str, Any]:
+               plan: FaultPlan | None, interrupts: _Interrupts, console: Console,
+               record_version: Callable[[str], None]) -> dict[str, Any]:
     cluster: LocalCluster | None = None
     nemesis_obj: Any = None
     faults = FaultTracker()
@@ -259,6 +262,12 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
         log.info("nodes up: cluster %s, %s (%.1f s)", cluster.prefix,
                  ", ".join(f"{n.name}={n.address}" for n in cluster.nodes),
                  time.monotonic() - t0)
+        if isinstance(target, HasVersion):
+            # Asked of a node, where the database runs, before it is set up: a binary
+            # that is missing there is reported in one line, with how to install it.
+            version = target.version(cluster.nodes[0])
+            log.info("%s %s on %s", spec.target, version, cluster.nodes[0].name)
+            record_version(version)
         target.setup(cluster)
         log.info("%s is up on every node (%.1f s)", spec.target, time.monotonic() - t0)
         rng = random.Random(spec.seed)
@@ -330,12 +339,14 @@ def _teardown(spec: TestSpec, run: RunDir, log: logging.Logger, cluster: LocalCl
         log.info("teardown done: faults healed, %s stopped, nodes removed", spec.target)
 
 
-def _copy_logs(run: RunDir, cluster: LocalCluster, target: Any) -> None:
+def _copy_logs(run: RunDir, cluster: Cluster, target: Any) -> None:
+    """Fetch every log the target names that exists into ``nodes/<node>/``."""
     if not isinstance(target, HasLogs):
         return
     for node in cluster.nodes:
         for path in target.log_files(node):
-            shutil.copy2(path, run.node_dir(node.name) / path.name)
+            if node.exists(path):
+                node.fetch(path, run.node_dir(node.name) / path.name)
 
 
 def _check(run: RunDir, workload: Any, interrupts: _Interrupts, log: logging.Logger,

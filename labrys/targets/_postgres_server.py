@@ -117,7 +117,7 @@ class PgServers:
             return True
 
         wait_until(ready, timeout_s=timeout_s, what="PostgreSQL did not accept connections",
-                   node=node.name, log=log, alive=alive, poll_s=0.2)
+                   node=node, log=log, alive=alive, poll_s=0.2)
 
 
 def probe(address: str, *, timeout_s: int = 1) -> psycopg.Connection[Any]:

@@ -19,7 +19,7 @@ specific settings (address, port, socket directory, ``cluster_name``, which is t
 name a standby reports to its primary and so the name ``synchronous_standby_names``
 lists) go on the ``postgres`` command line; shared ones in ``postgresql.conf``. The
 socket directory is outside the data directory, or ``pg_basebackup`` would copy its
-lock file and the standby would refuse to start (PLATFORM.md). Every server runs as
+lock file and the standby would refuse to start. Every server runs as
 the ``postgres`` user (``setpriv``) and is a direct child of labrys, so a kill is
 followed by reaping it and removing its now stale ``postmaster.pid`` before a restart.
 
@@ -35,11 +35,7 @@ Example::
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
 import signal
-import subprocess
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,10 +44,10 @@ from typing import Any
 import psycopg
 
 from labrys.client import Client
-from labrys.control import Cluster, Node, NodeProcess
-from labrys.errors import TargetError, UsageError
+from labrys.control import Cluster, Node, Process
+from labrys.errors import TargetError
 from labrys.options import Option, choice, positive_float
-from labrys.targets._daemons import start_error, wait_until
+from labrys.targets._daemons import start_error, version_output, wait_until
 from labrys.targets._patroni import Patroni
 from labrys.targets._postgres_clients import CLIENT_KINDS, PgClientConfig, open_postgres_client
 from labrys.targets._postgres_server import (
@@ -103,7 +99,7 @@ class Postgres:
         self.pg = PgServers(bin=Path(self.options["pg_bin"]), sync=self.options["sync"],
                             isolation=self.options["isolation"])
         self._cluster: Cluster | None = None
-        self._servers: dict[str, NodeProcess] = {}
+        self._servers: dict[str, Process] = {}
         self._lock = threading.Lock()
         self._patroni = Patroni(self.pg) if self.options["ha"] == "patroni" else None
 
@@ -143,18 +139,14 @@ class Postgres:
 
     # -- capabilities ------------------------------------------------------------------
 
-    def version(self) -> str:
-        try:
-            out = subprocess.run([str(self.pg.bin / "postgres"), "--version"], capture_output=True,
-                                 text=True, timeout=10, check=False).stdout
-        except OSError as e:
-            raise UsageError(f"cannot run {self.pg.bin / 'postgres'}: {e.strerror}; install "
-                             "postgresql-15 (make setup) or pass --option pg_bin=DIR") from None
+    def version(self, node: Node) -> str:
+        out = version_output(node, [str(self.pg.bin / "postgres"), "--version"],
+                             fix="install postgresql-15 (make setup) or pass --option "
+                             f"pg_bin=DIR (now {self.pg.bin})")
         return out.strip().split()[-1] if out.strip() else "?"
 
     def log_files(self, node: Node) -> list[Path]:
-        names = ["postgres.log", "patroni.log"]
-        logs = [p for p in (self.pg.pg_dir(node) / n for n in names) if p.exists()]
+        logs = [self.pg.pg_dir(node) / name for name in ("postgres.log", "patroni.log")]
         return logs + (self._patroni.log_files(node) if self._patroni is not None else [])
 
     def client_kinds(self) -> tuple[str, ...]:
@@ -227,14 +219,12 @@ class Postgres:
         return self._cluster.node(name)
 
     def _prepare_dirs(self, node: Node) -> None:
-        pw = pwd.getpwnam(USER)
-        shutil.rmtree(self.pg.pg_dir(node), ignore_errors=True)
+        node.remove(self.pg.pg_dir(node))
         for path in (self.pg.pg_dir(node), self.pg.socket_dir(node)):
-            path.mkdir(parents=True, exist_ok=True)
-            os.chown(path, pw.pw_uid, pw.pw_gid)
+            node.make_dir(path, owner=USER)
 
-    def _run(self, node: Node, argv: list[str], what: str) -> None:
-        result = node.run(self.pg.as_postgres(argv), timeout_s=120)
+    def _run(self, node: Node, argv: list[str], what: str, *, input: str | None = None) -> None:
+        result = node.run(self.pg.as_postgres(argv), input=input, timeout_s=120)
         if not result.ok:
             detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
             raise TargetError(f"{what} failed (exit {result.exit_code}): "
@@ -247,10 +237,11 @@ class Postgres:
         assert self._cluster is not None
         settings = self.pg.shared_settings(self._cluster.nodes)
         conf = "".join(f"{k} = '{v}'\n" for k, v in settings.items())
-        with open(data / "postgresql.conf", "a", encoding="utf-8") as f:
-            f.write(conf)
-        with open(data / "pg_hba.conf", "a", encoding="utf-8") as f:
-            f.write("host all all 0.0.0.0/0 trust\nhost replication all 0.0.0.0/0 trust\n")
+        hba = "host all all 0.0.0.0/0 trust\nhost replication all 0.0.0.0/0 trust\n"
+        # Appended as the postgres user, so the files keep the owner initdb gave them.
+        for name, text in (("postgresql.conf", conf), ("pg_hba.conf", hba)):
+            self._run(node, ["sh", "-c", 'cat >> "$0"', str(data / name)], f"writing {name}",
+                      input=text)
 
     def _basebackup(self, node: Node, primary: Node) -> None:
         self._run(node, [str(self.pg.bin / "pg_basebackup"), "-h", primary.address, "-p",
@@ -261,7 +252,7 @@ class Postgres:
         data = self.pg.data_dir(node)
         # We reaped the old postmaster ourselves, so its pid file is stale: a reused
         # PID could otherwise make the new postmaster refuse to start.
-        (data / "postmaster.pid").unlink(missing_ok=True)
+        node.remove(data / "postmaster.pid")
         argv = [str(self.pg.bin / "postgres"), "-D", str(data)]
         for key, value in self.pg.node_settings(node).items():
             argv += ["-c", f"{key}={value}"]
@@ -269,7 +260,7 @@ class Postgres:
         try:
             process = node.spawn(self.pg.as_postgres(argv), log_path=log)
         except OSError as e:
-            raise start_error(f"cannot start postgres: {e.strerror}", node=node.name,
+            raise start_error(f"cannot start postgres: {e.strerror}", node=node,
                               log=log) from None
         with self._lock:
             self._servers[node.name] = process
@@ -290,7 +281,7 @@ class Postgres:
             return row is not None and row[0] >= replicas
 
         wait_until(ready, timeout_s=START_TIMEOUT_S, what="the replicas did not stream",
-                   node=primary.name, log=self.pg.pg_dir(primary) / "postgres.log", poll_s=0.2)
+                   node=primary, log=self.pg.pg_dir(primary) / "postgres.log", poll_s=0.2)
 
     def _signal(self, node: str, sig: int) -> None:
         if self._patroni is not None:

@@ -60,7 +60,8 @@ class EchoTarget:
         return self.cluster.node(node).directory / "clock"
 
     def start(self, node):
-        env = faketime_env(self.clock_file(node)) if self.faketime else None
+        on = self.cluster.node(node)
+        env = faketime_env(on, self.clock_file(node)) if self.faketime else None
         self.processes[node] = start_server(self.cluster.node(node), env=env)
 
     def kill(self, node):

@@ -27,7 +27,7 @@ PUBLIC = {
     },
     "labrys.control": {
         "BASE_DIR", "Cluster", "CommandResult", "DownReport", "Grudge", "Leftovers",
-        "LocalCluster", "LocalNode", "NetworkFaults", "Node", "NodeProcess",
+        "LocalCluster", "LocalNode", "NetworkFaults", "Node", "NodeProcess", "Process",
         "deferred_signals", "down", "exit_on_signals", "leftovers", "local_cluster",
     },
     "labrys.nemesis": {

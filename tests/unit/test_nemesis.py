@@ -28,6 +28,7 @@ from tests.unit._nemesis_fakes import (
     NoCapabilities,
     ProcessTarget,
 )
+from tests.unit.fake_runtime import HostNode
 
 N5 = ["n1", "n2", "n3", "n4", "n5"]
 
@@ -245,8 +246,9 @@ def test_strobe_flips_every_period_and_ends_where_it_began(tmp_path):
 
 
 def test_faketime_env_starts_processes_on_true_time(tmp_path):
+    node = HostNode("n1", tmp_path / "n1")
     try:
-        env = faketime_env(tmp_path / "n1" / "clock")
+        env = faketime_env(node, node.directory / "clock")
     except ControlError as e:
         assert "apt-get install libfaketime" in str(e)
         pytest.skip("libfaketime is not installed")
