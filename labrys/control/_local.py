@@ -137,7 +137,12 @@ class LocalCluster:
 
     @classmethod
     def up(
-        cls, nodes: int = 5, *, base_dir: Path = BASE_DIR, persistent: bool = False
+        cls,
+        nodes: int = 5,
+        *,
+        base_dir: Path = BASE_DIR,
+        persistent: bool = False,
+        guard: Callable[[Mapping[str, str]], None] | None = None,
     ) -> LocalCluster:
         """Create a cluster of `nodes` nodes named n1…nN.
 
@@ -148,6 +153,8 @@ class LocalCluster:
                 `labrys cluster down`; otherwise it belongs to this process, is torn
                 down at interpreter exit at the latest, and a later sweep removes it
                 once this process is gone.
+            guard: called with the cluster's `handle` once its names are claimed and
+                before any of its objects exists (see `labrys.control.Runtime.up`).
 
         Raises:
             ControlError: without root, without `ip`/`iptables`, or if the kernel refuses.
@@ -164,6 +171,8 @@ class LocalCluster:
         )
         cluster = cls(record)
         try:
+            if guard is not None:
+                guard(cluster.handle)
             cluster._build()
         except BaseException:
             _cleanup.remove_prefix(record.prefix, directory=Path(record.directory))
@@ -196,6 +205,16 @@ class LocalCluster:
     @property
     def prefix(self) -> str:
         return self.record.prefix
+
+    @property
+    def name(self) -> str:
+        """The prefix, which names the cluster in logs and in ``labrys cluster``."""
+        return self.record.prefix
+
+    @property
+    def handle(self) -> dict[str, str]:
+        """All `LocalRuntime.remove` needs to remove this cluster from another process."""
+        return {"prefix": self.record.prefix, "directory": self.record.directory}
 
     @property
     def nodes(self) -> tuple[LocalNode, ...]:

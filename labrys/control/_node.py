@@ -243,6 +243,12 @@ class Cluster(Protocol):
     """
 
     @property
+    def name(self) -> str:
+        """A short name that tells this cluster apart on its runtime, for logs and for
+        ``labrys cluster --cluster NAME`` (the local runtime's prefix, ``lb3fa0``)."""
+        ...
+
+    @property
     def nodes(self) -> Sequence[Node]: ...
 
     def node(self, name: str) -> Node:

@@ -1,12 +1,14 @@
 """The lifecycle of one run: up, set up, drive, heal, tear down, check, store.
 
-DESIGN.md's flow, in one function, `run_test`, whose whole job is ordering and the
+The flow of a run, in one function, `run_test`, whose whole job is ordering and the
 guarantee that teardown happens:
 
-1. resolve the spec (seed drawn if absent), the target, the workload and their
-   options, and the nemesis: every bad input is refused here, before any node exists;
+1. resolve the spec (seed drawn if absent), the runtime, the target, the workload and
+   their options, and the nemesis: every bad input is refused here, before any node
+   exists;
 2. create the run folder and its log, write ``test.json``;
-3. bring the nodes up (`LocalCluster`), set the target up on them;
+3. bring the nodes up (the spec's `labrys.control.Runtime`; from then on only the
+   `Cluster` protocol), ask a node for the database's version, set the target up;
 4. run the generator (clients for ``time_limit`` at ``rate``, the nemesis's schedule
    beside them, then the nemesis's final heal) through the `Interpreter`, the history
    streaming to ``history.jsonl``;
@@ -42,7 +44,7 @@ from typing import Any
 from rich.console import Console
 
 from labrys.checkers import UNKNOWN, Verdict, exit_status
-from labrys.control import Cluster, LocalCluster, exit_on_signals
+from labrys.control import Cluster, exit_on_signals, get_runtime
 from labrys.errors import LabrysError, UsageError
 from labrys.generator._combinators import (
     any_of,
@@ -183,6 +185,11 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     """
     seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
     spec = spec.with_seed(seed)
+    runtime = get_runtime(spec.runtime)
+    check_known(spec.runtime_options, (f"runtime {spec.runtime}", runtime.options),
+                flag="--runtime-option")
+    runtime_settings = parse_options(runtime.options, spec.runtime_options,
+                                     flag="--runtime-option")
     target_entry = get_target(spec.target)
     workload_entry = get_workload(spec.workload)
     check_known(spec.options, (f"target {spec.target}", target_entry.options),
@@ -213,8 +220,11 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     summary: dict[str, Any] = {"seed": seed}
     try:
         with exit_on_signals():
+            # A cluster left running must outlive this process: no owner, no exit hook.
             summary |= _lifecycle(spec, run, log, target, workload, fault_plan, interrupts,
-                                  console, write_test)
+                                  console, write_test,
+                                  lambda: runtime.up(spec.nodes, runtime_settings,
+                                                     persistent=spec.leave_running))
     except KeyboardInterrupt:
         error = "interrupted during set-up"
         log.warning("%s; the cluster was torn down", error)
@@ -250,16 +260,16 @@ def _history_exists(run: RunDir) -> bool:
 
 def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, workload: Any,
                plan: FaultPlan | None, interrupts: _Interrupts, console: Console,
-               record_version: Callable[[str], None]) -> dict[str, Any]:
-    cluster: LocalCluster | None = None
+               record_version: Callable[[str], None],
+               make_cluster: Callable[[], Cluster]) -> dict[str, Any]:
+    cluster: Cluster | None = None
     nemesis_obj: Any = None
     faults = FaultTracker()
     out: dict[str, Any] = {}
     try:
         t0 = time.monotonic()
-        # A cluster left running must outlive this process: no owner, no exit hook.
-        cluster = LocalCluster.up(spec.nodes, persistent=spec.leave_running)
-        log.info("nodes up: cluster %s, %s (%.1f s)", cluster.prefix,
+        cluster = make_cluster()
+        log.info("nodes up: cluster %s, %s (%.1f s)", cluster.name,
                  ", ".join(f"{n.name}={n.address}" for n in cluster.nodes),
                  time.monotonic() - t0)
         if isinstance(target, HasVersion):
@@ -311,7 +321,7 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
     return out
 
 
-def _teardown(spec: TestSpec, run: RunDir, log: logging.Logger, cluster: LocalCluster | None,
+def _teardown(spec: TestSpec, run: RunDir, log: logging.Logger, cluster: Cluster | None,
               target: Any, nemesis_obj: Any, faults: FaultTracker) -> None:
     """Heal, stop the database, keep its logs, remove the nodes: each step even if an
     earlier one failed, because each leaves its own debris otherwise."""
@@ -334,7 +344,7 @@ def _teardown(spec: TestSpec, run: RunDir, log: logging.Logger, cluster: LocalCl
     faults.clear()
     if cluster is not None and spec.leave_running:
         log.warning("the cluster %s is left running (--leave-running); remove it with "
-                    "`labrys cluster down`", cluster.prefix)
+                    "`labrys cluster down`", cluster.name)
     elif cluster is not None:
         log.info("teardown done: faults healed, %s stopped, nodes removed", spec.target)
 

@@ -26,9 +26,10 @@ PUBLIC = {
         "State", "UnorderedQueue", "call_from_operation", "freeze", "get_model", "show",
     },
     "labrys.control": {
-        "BASE_DIR", "Cluster", "CommandResult", "DownReport", "Grudge", "Leftovers",
-        "LocalCluster", "LocalNode", "NetworkFaults", "Node", "NodeProcess", "Process",
-        "deferred_signals", "down", "exit_on_signals", "leftovers", "local_cluster",
+        "BASE_DIR", "Cluster", "CommandResult", "DownReport", "Grudge", "Handle", "Leftovers",
+        "LocalCluster", "LocalNode", "LocalRuntime", "NetworkFaults", "Node", "NodeProcess",
+        "Process", "RUNTIMES", "Runtime", "deferred_signals", "down", "exit_on_signals",
+        "get_runtime", "leftovers", "local_cluster",
     },
     "labrys.nemesis": {
         "ClockNemesis", "ClockSkewable", "Composed", "FAULTS", "Grudge", "KillNemesis",
