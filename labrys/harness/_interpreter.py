@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labrys.client import Client, Completion, validate_completion
-from labrys.generator._generator import Context, Generator, Invocation, Thread
+from labrys.generator import Context, Generator, Invocation, Thread
 from labrys.history import NEMESIS, Op, OpType, Process
 
 _PENDING_WAIT_NS = 100_000_000

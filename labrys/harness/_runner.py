@@ -46,17 +46,15 @@ from rich.console import Console
 from labrys.checkers import UNKNOWN, Verdict, exit_status
 from labrys.control import Cluster, exit_on_signals, get_runtime
 from labrys.errors import LabrysError, UsageError
-from labrys.generator._combinators import (
-    any_of,
-    clients,
-    nemesis,
-    phases,
-    stagger,
-    time_limit,
-)
-from labrys.generator._generator import Generator
+from labrys.generator import Generator, any_of, clients, nemesis, phases, stagger, time_limit
 from labrys.harness._display import RunDisplay
-from labrys.harness._faults import FaultPlan, FaultTracker, NemesisClient, plan_faults
+from labrys.harness._faults import (
+    FaultPlan,
+    FaultTracker,
+    NemesisClient,
+    fault_options,
+    plan_faults,
+)
 from labrys.harness._interpreter import Interpreter
 from labrys.harness._spec import TestSpec
 from labrys.harness._store import RunDir, create_run_dir, write_results, write_test_json
@@ -193,13 +191,13 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     target_entry = get_target(spec.target)
     workload_entry = get_workload(spec.workload)
     check_known(spec.options, (f"target {spec.target}", target_entry.options),
-                (f"workload {spec.workload}", workload_entry.options))
+                (f"workload {spec.workload}", workload_entry.options), *fault_options(spec))
     target = target_entry.make(parse_options(target_entry.options, spec.options))
     workload = workload_entry.make(parse_options(workload_entry.options, spec.options))
     if not isinstance(target, ClientSource) or workload.client_kind not in target.client_kinds():
         raise UsageError(f"target {spec.target} has no {workload.client_kind!r} client, which "
                          f"workload {spec.workload} needs")
-    fault_plan = plan_faults(spec)
+    fault_plan = plan_faults(spec, target)
     versions = _versions()
     started = dt.datetime.now()
     run = create_run_dir(Path(spec.store), spec.test_name, now=started)

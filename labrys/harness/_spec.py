@@ -44,6 +44,7 @@ from typing import Any
 
 from labrys.control import RUNTIMES
 from labrys.errors import UsageError
+from labrys.nemesis import FAULTS
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -60,7 +61,8 @@ class TestSpec:
         runtime: where nodes live, a name from ``labrys.control.RUNTIMES`` (``local``:
             network namespaces on this machine).
         workload: what clients do (``labrys.workloads.WORKLOADS``).
-        nemesis: the faults to inject, in the order of the schedule; empty for none.
+        nemesis: the faults to inject (names from ``labrys.nemesis.FAULTS``); empty for
+            none.
         nemesis_interval_s: seconds between the start of one fault and its heal, and
             between a heal and the next fault.
         topologies: the partitions to choose from (``primaries``, ``halves``…); empty
@@ -100,6 +102,10 @@ class TestSpec:
         _check(self.name is None or bool(_NAME.match(self.name)), "name", self.name,
                "letters, digits, '.', '_' or '-', starting with a letter or digit")
         _check(1 <= self.nodes <= 64, "nodes", self.nodes, "a count from 1 to 64")
+        unknown = [name for name in self.nemesis if name not in FAULTS]
+        if unknown:
+            raise UsageError(f"unknown fault {unknown[0]!r} in --nemesis; choose from "
+                             f"{', '.join(FAULTS)} (comma-separated), or none")
         _check(self.runtime in RUNTIMES, "runtime", self.runtime,
                "one of: " + ", ".join(RUNTIMES))
         _check(self.nemesis_interval_s > 0, "nemesis_interval", self.nemesis_interval_s,

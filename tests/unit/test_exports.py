@@ -32,7 +32,7 @@ PUBLIC = {
         "get_runtime", "leftovers", "local_cluster",
     },
     "labrys.nemesis": {
-        "ClockNemesis", "ClockSkewable", "Composed", "FAULTS", "Grudge", "KillNemesis",
+        "ClockNemesis", "ClockSkewable", "Composed", "FAULTS", "Fault", "Grudge", "KillNemesis",
         "Killable", "NODE_SPECS", "Nemesis", "NemesisOp", "NemesisOptions", "Package",
         "PacketNemesis", "PartitionNemesis", "Pausable", "PauseNemesis", "Primaries",
         "TOPOLOGIES", "bisect", "bridge", "complete_grudge", "compose", "faketime_env",

@@ -6,6 +6,7 @@ import pytest
 
 from labrys.errors import ControlError, UsageError
 from labrys.nemesis import (
+    FAULTS,
     NODE_SPECS,
     ClockNemesis,
     ClockSkewable,
@@ -110,11 +111,13 @@ def test_partition_topologies_fit_the_cluster_and_the_target():
 # -- kill and pause -----------------------------------------------------------------------
 
 
-def test_kill_refuses_a_target_that_cannot_be_killed():
+def test_kill_and_pause_refuse_a_target_that_cannot_take_them():
     with pytest.raises(UsageError, match="does not implement Killable"):
-        KillNemesis(FakeCluster(3), target=NoCapabilities(), rng=random.Random(0))
+        FAULTS["kill"].require(NoCapabilities())
     with pytest.raises(UsageError, match="does not implement Pausable"):
-        PauseNemesis(FakeCluster(3), target=NoCapabilities(), rng=random.Random(0))
+        FAULTS["pause"].require(NoCapabilities())
+    FAULTS["kill"].require(ProcessTarget())
+    FAULTS["partition"].require(NoCapabilities())  # needs nothing of the target
     assert not isinstance(NoCapabilities(), Killable | Pausable | Primaries | ClockSkewable)
     assert isinstance(ProcessTarget(), Killable) and isinstance(ProcessTarget(), Pausable)
 
@@ -197,7 +200,8 @@ def test_packet_values_with_unknown_keys_are_refused():
 
 def test_clock_faults_refuse_a_target_that_does_not_run_under_libfaketime():
     with pytest.raises(UsageError, match="does not run under libfaketime"):
-        ClockNemesis(FakeCluster(3), target=ProcessTarget(), rng=random.Random(0))
+        FAULTS["clock"].require(ProcessTarget())
+    FAULTS["clock"].require(FaketimeTarget(FakeCluster(3)))
 
 
 def test_bump_adds_to_the_offset_in_the_files_the_target_reads(tmp_path):
