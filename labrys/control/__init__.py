@@ -29,9 +29,10 @@ Example::
 
 Choices that are not obvious: everything a local cluster creates is named after a
 per-cluster prefix and recorded on disk before it is created (`_registry`), so that
-it can be removed from names alone after a SIGKILL (`_cleanup`); spawned processes
-are direct children signalled through pidfds (`_spawn`); faults act on packets
-arriving at a node (`_netfilter`).
+it can be removed from names alone after a SIGKILL (`_cleanup`); a run's `Guardian`,
+a process of its own, does that removal when the run is killed (`_guardian`); spawned
+processes are direct children signalled through pidfds (`_spawn`); faults act on
+packets arriving at a node (`_netfilter`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from labrys.control._cleanup import (
     exit_on_signals,
     leftovers,
 )
+from labrys.control._guardian import Guardian
 from labrys.control._local import LocalCluster, LocalNode, NetworkFaults
 from labrys.control._node import Cluster, CommandResult, Grudge, Node, Process
 from labrys.control._registry import BASE_DIR
@@ -61,6 +63,7 @@ __all__ = [
     "CommandResult",
     "DownReport",
     "Grudge",
+    "Guardian",
     "Handle",
     "Leftovers",
     "LocalCluster",

@@ -17,6 +17,11 @@ guarantee that teardown happens:
 6. read the history back from disk (what a crash would have left is what gets
    checked) and run the workload's checkers; write ``results.json``.
 
+SIGKILL. A killed process runs no clean-up, so before the first node exists the run
+starts a `labrys.control.Guardian`, a process of its own that removes the run's cluster
+if the run dies without having removed it (or deliberately kept it, with
+``--leave-running``), whatever the runtime.
+
 Interrupts. The first Ctrl-C stops new operations; calls in flight finish or time
 out, then steps 5 and 6 run as usual, so the run keeps its history and a verdict on
 it. A second Ctrl-C abandons calls in flight and skips the checks, but teardown still
@@ -44,7 +49,7 @@ from typing import Any
 from rich.console import Console
 
 from labrys.checkers import UNKNOWN, Verdict, exit_status
-from labrys.control import Cluster, exit_on_signals, get_runtime
+from labrys.control import Cluster, Guardian, exit_on_signals, get_runtime
 from labrys.errors import LabrysError, UsageError
 from labrys.generator import Generator, any_of, clients, nemesis, phases, stagger, time_limit
 from labrys.harness._display import RunDisplay
@@ -219,10 +224,11 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     try:
         with exit_on_signals():
             # A cluster left running must outlive this process: no owner, no exit hook.
-            summary |= _lifecycle(spec, run, log, target, workload, fault_plan, interrupts,
-                                  console, write_test,
-                                  lambda: runtime.up(spec.nodes, runtime_settings,
-                                                     persistent=spec.leave_running))
+            summary |= _lifecycle(
+                spec, run, log, target, workload, fault_plan, interrupts, console, write_test,
+                lambda guardian: runtime.up(
+                    spec.nodes, runtime_settings, persistent=spec.leave_running,
+                    guard=lambda handle: guardian.guard(runtime.name, handle)))
     except KeyboardInterrupt:
         error = "interrupted during set-up"
         log.warning("%s; the cluster was torn down", error)
@@ -259,14 +265,16 @@ def _history_exists(run: RunDir) -> bool:
 def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, workload: Any,
                plan: FaultPlan | None, interrupts: _Interrupts, console: Console,
                record_version: Callable[[str], None],
-               make_cluster: Callable[[], Cluster]) -> dict[str, Any]:
+               make_cluster: Callable[[Guardian], Cluster]) -> dict[str, Any]:
     cluster: Cluster | None = None
+    guardian: Guardian | None = None
     nemesis_obj: Any = None
     faults = FaultTracker()
     out: dict[str, Any] = {}
     try:
         t0 = time.monotonic()
-        cluster = make_cluster()
+        guardian = Guardian.start(log_path=run.log)
+        cluster = make_cluster(guardian)
         log.info("nodes up: cluster %s, %s (%.1f s)", cluster.name,
                  ", ".join(f"{n.name}={n.address}" for n in cluster.nodes),
                  time.monotonic() - t0)
@@ -315,14 +323,20 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
                  " (stopped early)" if result.stopped else "")
     finally:
         interrupts.phase = "teardown"
-        _teardown(spec, run, log, cluster, target, nemesis_obj, faults)
+        clean = _teardown(spec, run, log, cluster, target, nemesis_obj, faults)
+        if guardian is not None and clean:
+            guardian.release()
+        elif guardian is not None:
+            log.warning("the guardian %d removes what is left of the cluster when this run "
+                        "exits", guardian.pid)
     return out
 
 
 def _teardown(spec: TestSpec, run: RunDir, log: logging.Logger, cluster: Cluster | None,
-              target: Any, nemesis_obj: Any, faults: FaultTracker) -> None:
+              target: Any, nemesis_obj: Any, faults: FaultTracker) -> bool:
     """Heal, stop the database, keep its logs, remove the nodes: each step even if an
-    earlier one failed, because each leaves its own debris otherwise."""
+    earlier one failed, because each leaves its own debris otherwise. True if every
+    step succeeded."""
     steps: list[tuple[str, Callable[[], object]]] = []
     if nemesis_obj is not None:
         steps.append(("heal the nemesis's faults", nemesis_obj.teardown))
@@ -334,17 +348,21 @@ def _teardown(spec: TestSpec, run: RunDir, log: logging.Logger, cluster: Cluster
         steps.append(("copy the database's logs", lambda: _copy_logs(run, cluster, target)))
         if not spec.leave_running:
             steps.append(("remove the nodes", cluster.teardown))
+    clean = True
     for what, step in steps:
+        log.info("teardown: %s", what)
         try:
             step()
         except Exception as e:  # keep going: the next step cleans up something else
             log.error("teardown: could not %s: %s", what, e)
+            clean = False
     faults.clear()
     if cluster is not None and spec.leave_running:
         log.warning("the cluster %s is left running (--leave-running); remove it with "
                     "`labrys cluster down`", cluster.name)
     elif cluster is not None:
         log.info("teardown done: faults healed, %s stopped, nodes removed", spec.target)
+    return clean
 
 
 def _copy_logs(run: RunDir, cluster: Cluster, target: Any) -> None:

@@ -75,6 +75,7 @@ def test_a_run_brings_nodes_up_drives_heals_tears_down_checks_and_stores(tmp_pat
     log = (run_dir / "labrys.log").read_text()
     assert "nodes up: cluster fake0, n1=127.0.0.1" in log
     assert "teardown done" in log
+    assert "watching run" in log and "guardian: " not in log  # started, released, idle
     for node in ("n1", "n2", "n3"):
         assert (run_dir / "nodes" / node / "fake.log").read_text().startswith("started")
         assert not (run_dir / "nodes" / node / "never-written.log").exists()
