@@ -2,7 +2,7 @@
 
 The layers, top to bottom (a module may import from its own layer or any below it):
 
-    cli
+    cli, _lazy                         the command line, and its lazily loaded commands
     harness, report, _check            run orchestration, and what shows its results
     targets, workloads, nemesis        the parts a run drives
     control, checkers, generator,      nodes; verdicts; the types clients and
@@ -27,7 +27,7 @@ LAYERS = (
     ("control", "checkers", "generator", "client", "options"),
     ("targets", "workloads", "nemesis"),
     ("harness", "report", "_check"),
-    ("cli",),
+    ("cli", "_lazy"),
 )
 ROOT = Path(labrys.__file__).parent
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
