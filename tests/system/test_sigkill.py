@@ -10,9 +10,7 @@ gone too. Skipped without root or etcd; about 40 s in all.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,17 +20,9 @@ from pathlib import Path
 import pytest
 
 from labrys.control import leftovers
+from tests.system._netns import ETCD, needs_etcd, needs_root
 
-ETCD = shutil.which("etcd") or "/usr/bin/etcd"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
-    pytest.mark.skipif(shutil.which("iptables") is None, reason="iptables is not installed"),
-    pytest.mark.skipif(not Path(ETCD).exists(),
-                       reason="etcd is not installed (apt-get install etcd-server)"),
-]
+pytestmark = [pytest.mark.slow, *needs_root, needs_etcd]
 
 
 def _log(store: Path) -> str:
