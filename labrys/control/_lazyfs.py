@@ -9,8 +9,12 @@ Jepsen's lazyfs; here a FUSE program of labrys's own, ``labrys-lazyfs``, built f
 ``native/lazyfs`` with the Rust ``fuser`` crate).
 
 The central abstraction is `LazyDisk`: one directory of one node on that file system.
-`mount` puts it there, `power_failure` drops what is unsynced and mounts it again (one
-mount is one boot), `unmount` takes it away for good::
+`mount` puts it there, `sync` syncs all of it as `sync(1)` would, `power_failure`
+drops what is unsynced and mounts it again (one mount is one boot), `unmount` takes it
+away for good. A node whose runtime can do this
+implements `LazyDisks`: told `use_lazy_disks`, it puts every directory a target asks it
+for through `Node.data_dir` on a lazy disk (`DataDisks` keeps them), so targets never
+know whether their data is on one::
 
     disk = LazyDisk(node, node.directory / "etcd-data", launcher=prefix)
     disk.mount()
@@ -47,14 +51,14 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from labrys.control._node import Node
-from labrys.control._spawn import NodeProcess
+from labrys.control._node import Node, Process
 from labrys.errors import ControlError
 
 PROGRAM = "labrys-lazyfs"
@@ -121,12 +125,15 @@ class LazyDisk:
     ) -> None:
         self._node = node
         self.path = node.directory / path
+        if not self.path.is_relative_to(node.directory):
+            raise ControlError(f"{node.name}: {self.path} is outside the node's directory "
+                               f"{node.directory}; a lazy disk must be inside it")
         name = str(self.path.relative_to(node.directory)).replace("/", "-")
         self._state = node.directory / STATE_DIR / name
         self._log = node.directory / STATE_DIR / f"{name}.log"
         self._launcher = tuple(launcher)
         self.threads = threads
-        self._process: NodeProcess | None = None
+        self._process: Process | None = None
         self._offset = 0
 
     def __repr__(self) -> str:
@@ -153,19 +160,21 @@ class LazyDisk:
         ]  # fmt: skip
         self._offset = len(self._read_log())
         self._process = self._node.spawn(argv, log_path=self._log)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            for event in self._events():
-                if event.get("event") == "mounted":
-                    return
-                if event.get("event") == "error":
-                    self._process.kill()
-                    raise self._error(f"could not mount: {event.get('message')}")
-            if self._process.wait(timeout_s=0.02) is not None:
-                raise self._error("the lazy file system exited before it mounted")
-            if time.monotonic() > deadline:
-                self._process.kill()
-                raise self._error(f"the lazy file system did not mount within {timeout_s} s")
+        self._await("mounted", what="mount", timeout_s=timeout_s, seen=0)
+
+    def sync(self, *, timeout_s: float = 60.0) -> Unsynced:
+        """Sync everything now, as `sync(1)` would on a disk; what that was.
+
+        Raises:
+            ControlError: it is not mounted, or the sync failed or did not finish.
+        """
+        if self._process is None or not self._process.alive:
+            raise self._error("cannot sync: the lazy file system is not mounted")
+        seen = len(self._events())
+        self._process.signal(signal.SIGUSR1, group=False)
+        done = self._await("synced", what="sync", timeout_s=timeout_s, seen=seen)
+        return Unsynced(files=done["files"], bytes=done["bytes"],
+                        namespace_ops=done["namespace_ops"])
 
     def power_failure(self) -> Unsynced:
         """Lose everything unsynced, then mount the directory again as it was synced.
@@ -210,6 +219,28 @@ class LazyDisk:
                 )
         raise self._error("the lazy file system stopped without saying what it lost")
 
+    def _await(self, name: str, *, what: str, timeout_s: float, seen: int) -> dict[str, Any]:
+        """Wait for a `name` event after the first `seen` events of this start.
+
+        Raises:
+            ControlError: it reported an error, exited, or said nothing in time.
+        """
+        process = self._process
+        assert process is not None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for event in self._events()[seen:]:
+                if event.get("event") == name:
+                    return event
+                if event.get("event") == "error":
+                    process.kill()
+                    raise self._error(f"could not {what}: {event.get('message')}")
+            if process.wait(timeout_s=0.02) is not None:
+                raise self._error(f"the lazy file system exited before it could {what}")
+            if time.monotonic() > deadline:
+                process.kill()
+                raise self._error(f"the lazy file system did not {what} within {timeout_s} s")
+
     def _read_log(self) -> bytes:
         try:
             return self._node.read_file(self._log)
@@ -230,3 +261,48 @@ class LazyDisk:
 
     def _error(self, what: str) -> ControlError:
         return ControlError(f"{self._node.name}: {self.path}: {what} (log: {self._log})")
+
+
+@runtime_checkable
+class LazyDisks(Protocol):
+    """A node that can put its data directories on lazy disks (see the module docstring)."""
+
+    def use_lazy_disks(self) -> None:
+        """From now on, put every directory `Node.data_dir` makes on a lazy disk."""
+        ...
+
+    def lazy_disks(self) -> list[LazyDisk]:
+        """The lazy disks this node has mounted, in the order they were made."""
+        ...
+
+
+class DataDisks:
+    """Where one node's data directories live: plain, or, once `lazy`, each on a
+    `LazyDisk` of its own (the shared part of every `LazyDisks` node).
+
+    Args:
+        launcher: the command prefix the node's lazy disks start their program with.
+    """
+
+    __slots__ = ("_disks", "_launcher", "_lock", "lazy")
+
+    def __init__(self, *, launcher: Sequence[str] = ()) -> None:
+        self._launcher = tuple(launcher)
+        self._disks: dict[Path, LazyDisk] = {}
+        self._lock = threading.Lock()
+        self.lazy = False
+
+    def place(self, node: Node, path: Path) -> Path:
+        """Mount the directory `path` of `node` on its lazy disk if data is lazy; its path."""
+        if not self.lazy:
+            return path
+        with self._lock:
+            disk = self._disks.get(path)
+            if disk is None:
+                disk = self._disks[path] = LazyDisk(node, path, launcher=self._launcher)
+        disk.mount()
+        return disk.path
+
+    def disks(self) -> list[LazyDisk]:
+        with self._lock:
+            return list(self._disks.values())

@@ -38,18 +38,22 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def node():
     cluster = LocalCluster.up(1)
+    cluster.nodes[0].use_lazy_disks()
     yield cluster.nodes[0]
     cluster.teardown()
     assert leftovers(cluster.prefix) == []
 
 
+def lazy_dir(node, name: str) -> LazyDisk:
+    """A fresh data directory of `node`, mounted on its own lazy disk."""
+    path = node.data_dir(name)
+    (made,) = [d for d in node.lazy_disks() if d.path == path]
+    return made
+
+
 @pytest.fixture
 def disk(node, request):
-    # The node's processes get a private copy of the mount table; the program must
-    # mount in ours, which the node's later processes copy.
-    launcher = ("nsenter", f"--mount=/proc/{os.getpid()}/ns/mnt", "--")
-    made = LazyDisk(node, Path(request.node.name.replace("[", "-").strip("]")), launcher=launcher)
-    made.mount()
+    made = lazy_dir(node, request.node.name.replace("[", "-").strip("]"))
     yield made
     made.unmount()
     shutil.rmtree(made.path)
@@ -231,19 +235,36 @@ def test_files_created_by_another_user_are_theirs(disk):
     assert (st.st_uid, st.st_gid) == (65534, 65534)
 
 
+def test_sync_makes_everything_durable_as_sync_1_would(disk):
+    write(disk.path / "a", b"data")
+    os.mkdir(disk.path / "d")
+    assert disk.sync() == Unsynced(files=1, bytes=4, namespace_ops=2)
+    assert disk.power_failure() == Unsynced(files=0, bytes=0, namespace_ops=0)
+    assert (disk.path / "a").read_bytes() == b"data" and (disk.path / "d").is_dir()
+
+
 def test_what_the_directory_held_before_the_first_mount_is_durable(node):
-    launcher = ("nsenter", f"--mount=/proc/{os.getpid()}/ns/mnt", "--")
     path = node.directory / "imported"
     (path / "sub").mkdir(parents=True)
     (path / "sub" / "file").write_bytes(b"there before")
-    made = LazyDisk(node, Path("imported"), launcher=launcher)
-    made.mount()
+    made = lazy_dir(node, "imported")
     try:
         made.power_failure()
         assert (path / "sub" / "file").read_bytes() == b"there before"
     finally:
         made.unmount()
     assert not (path / "sub").exists()  # the contents live in the state directory
+
+
+def test_data_directories_are_plain_unless_the_node_is_told_otherwise():
+    cluster = LocalCluster.up(1)
+    try:
+        (n1,) = cluster.nodes
+        path = n1.data_dir("plain")
+        assert path.is_dir() and n1.lazy_disks() == []
+        assert str(path) not in Path("/proc/self/mountinfo").read_text()
+    finally:
+        cluster.teardown()
 
 
 def test_a_killed_program_leaves_the_synced_state_and_is_replaced(disk):
@@ -275,9 +296,8 @@ def test_cluster_teardown_detaches_a_dead_mount():
     cluster = LocalCluster.up(1)
     try:
         (n1,) = cluster.nodes
-        launcher = ("nsenter", f"--mount=/proc/{os.getpid()}/ns/mnt", "--")
-        made = LazyDisk(n1, Path("data"), launcher=launcher)
-        made.mount()
+        n1.use_lazy_disks()
+        made = lazy_dir(n1, "data")
         made._process.signal(signal.SIGKILL)
         made._process.wait()
         assert leftovers(cluster.prefix)[0].mounts

@@ -15,7 +15,9 @@
 //!    namespaces copied from this one (every process of a local node: `ip netns exec`
 //!    gives each a private, slave copy of the mount table) see each new boot's file
 //!    system appear, even those that started before it.
-//! 3. On SIGTERM, SIGINT or SIGHUP -- the power failure -- it prints what was unsynced
+//! 3. On SIGUSR1 it syncs everything, as `sync(1)` would, and prints `{"event":
+//!    "synced", …}` with what that was (so a database's set-up can count as settled).
+//! 4. On SIGTERM, SIGINT or SIGHUP -- the power failure -- it prints what was unsynced
 //!    (`{"event": "stopped", "unsynced_files": …, "unsynced_bytes": …,
 //!    "uncommitted_namespace_ops": …}`), detaches the file system and exits at once,
 //!    without syncing anything. A process still using it gets ENOTCONN, as it would
@@ -146,7 +148,7 @@ fn termination_signals() -> libc::sigset_t {
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
     unsafe {
         libc::sigemptyset(&mut set);
-        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1] {
             libc::sigaddset(&mut set, sig);
         }
     }
@@ -204,7 +206,19 @@ fn main() {
     println!("{{\"event\": \"mounted\", \"mountpoint\": {}}}", json_string(&args.mountpoint.to_string_lossy()));
 
     let mut sig: libc::c_int = 0;
-    unsafe { libc::sigwait(&signals, &mut sig) };
+    loop {
+        unsafe { libc::sigwait(&signals, &mut sig) };
+        if sig != libc::SIGUSR1 {
+            break;
+        }
+        match model.lock().unwrap_or_else(|p| p.into_inner()).sync_all() {
+            Ok(synced) => println!(
+                "{{\"event\": \"synced\", \"files\": {}, \"bytes\": {}, \"namespace_ops\": {}}}",
+                synced.files, synced.bytes, synced.namespace_ops
+            ),
+            Err(e) => println!("{{\"event\": \"error\", \"message\": {}}}", json_string(&format!("sync: {e}"))),
+        }
+    }
     let unsynced = model.lock().unwrap_or_else(|p| p.into_inner()).unsynced();
     println!(
         "{{\"event\": \"stopped\", \"signal\": {sig}, \"unsynced_files\": {}, \"unsynced_bytes\": {}, \

@@ -315,6 +315,18 @@ impl Model {
         copy_ranges(source.as_raw_fd(), target.as_raw_fd(), &dirty.ranges, size)
     }
 
+    /// Sync everything, as `sync(1)` would on a disk: the journal, then every file.
+    /// Returns what was synced.
+    pub fn sync_all(&mut self) -> io::Result<Unsynced> {
+        let before = self.unsynced();
+        let keys: Vec<Key> = self.dirty.keys().copied().collect();
+        for key in keys {
+            self.sync(&key)?;
+        }
+        self.commit();
+        Ok(before)
+    }
+
     pub fn unsynced(&self) -> Unsynced {
         Unsynced {
             files: self.dirty.len(),
