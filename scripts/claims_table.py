@@ -77,7 +77,7 @@ CONFIGS = (
     Config(label="redis-register-replica-primary-cut", target="redis", workload="register",
            options={"read_from": "replica"}, interval_s=8, time_limit_s=18, **_PRIMARY_CUT),
     Config(label="postgres-register-replica-async", target="postgres", workload="register",
-           options={"read_from": "replica", "sync": "off"}),
+           options={"read_from": "replica", "sync": "local"}),
     Config(label="postgres-register-replica-sync-on", target="postgres", workload="register",
            options={"read_from": "replica", "sync": "on"}),
     Config(label="postgres-register-replica-remote-apply", target="postgres",

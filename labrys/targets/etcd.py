@@ -1,8 +1,10 @@
 """etcd: a Raft key-value store, one member per node, and a register client over HTTP.
 
 Set-up. Every node runs one member listening on the node's own address (peers on
-2380, clients on 2379), with a data directory inside the node's directory, which is
-new for every cluster, so every run starts from an empty store. The member is a
+2380, clients on 2379), with a data directory the node gives it (`Node.data_dir`: on a
+lazy disk when the run loses unsynced data), new for every cluster, so every run
+starts from an empty store. etcd fsyncs its write-ahead log before it acknowledges a
+write, so a power failure should lose nothing acknowledged. The member is a
 direct child of labrys (`Node.spawn`), which is what lets a kill be followed by a
 clean restart: the old process is reaped before the new one takes the data
 directory's lock. A restart after a kill uses ``--initial-cluster-state existing``
@@ -108,7 +110,6 @@ class Etcd:
     def setup(self, cluster: Cluster) -> None:
         self._cluster = cluster
         for node in cluster.nodes:
-            node.remove(node.directory / "etcd-data")
             self._spawn(node, state="new")
         deadline = time.monotonic() + _START_TIMEOUT_S
         for node in cluster.nodes:
@@ -209,7 +210,7 @@ class Etcd:
         argv = [
             self.binary,
             "--name", node.name,
-            "--data-dir", str(node.directory / "etcd-data"),
+            "--data-dir", str(node.data_dir("etcd-data")),
             "--listen-peer-urls", f"http://{node.address}:{PEER_PORT}",
             "--initial-advertise-peer-urls", f"http://{node.address}:{PEER_PORT}",
             "--listen-client-urls", f"http://{node.address}:{CLIENT_PORT}",
