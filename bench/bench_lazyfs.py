@@ -1,6 +1,6 @@
-"""What the lazy file system costs a database's write pattern, next to a plain directory.
+"""What the lazy file system costs: a write-ahead log's pattern, then each database.
 
-The pattern is a write-ahead log's: small appends (128 bytes), each followed by
+First a write-ahead log's pattern: small appends (128 bytes), each followed by
 ``fdatasync``, from 1 and from 4 threads on their own files, and plain 4 KiB writes
 without any sync. Each runs in a child process on a plain directory of this machine's
 disk and then on a mounted ``labrys-lazyfs``; the table shows operations per second and
@@ -9,7 +9,12 @@ else the machine runs; CPU time much less). On the plain disk each fdatasync is 
 flush; on the lazy file system it is a copy into the durable tree, so synced appends can
 be faster there, and unsynced writes are slower (one FUSE round trip each).
 
-    .venv/bin/python bench/bench_lazyfs.py [operations]
+Then each target as a run drives it: the same workload at full speed (``--rate 0``),
+without faults and with its data on lazy disks (``--nemesis lose-unsynced`` with an
+interval longer than the run, so the fault never fires), runs interleaved, each pair
+repeated; the table gives acknowledged operations per second.
+
+    .venv/bin/python bench/bench_lazyfs.py [operations] [seconds per run] [repeats]
 
 Needs root, /dev/fuse and the program (`make setup` builds it when cargo is installed);
 says so and does nothing otherwise.
@@ -17,16 +22,23 @@ says so and does nothing otherwise.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from rich.console import Console
+
 from labrys.control._lazyfs import lazyfs_program
 from labrys.errors import ControlError
+from labrys.harness import TestSpec
+from labrys.harness._runner import run_test
 
 WRITER = """
 import os, sys, threading, time
@@ -65,7 +77,48 @@ def write_rate(directory: Path, count: int, size: int, threads: int, sync: bool)
     return float(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
 
 
-def main(count: int) -> None:
+TARGETS = [
+    ("etcd", "register", {}, "/usr/bin/etcd"),
+    ("redis", "set", {"appendfsync": "everysec"}, "/usr/bin/redis-server"),
+    ("redis", "set", {"appendfsync": "always"}, "/usr/bin/redis-server"),
+    ("postgres", "set", {"sync": "local"}, "/usr/lib/postgresql/15/bin/postgres"),
+]
+
+
+def acknowledged_rate(target: str, workload: str, options: dict[str, str], *, lazy: bool,
+                      seconds: float, store: str) -> float:
+    """Acknowledged client operations per second of one run at full speed."""
+    spec = TestSpec(target=target, workload=workload, options=options, time_limit_s=seconds,
+                    rate=0.0, concurrency=10, seed=1, store=store,
+                    nemesis=("lose-unsynced",) if lazy else (),
+                    nemesis_interval_s=seconds + 1)
+    outcome = run_test(spec, console=Console(file=io.StringIO()), command=["bench_lazyfs"])
+    if outcome.error is not None:
+        raise RuntimeError(outcome.error)
+    ok = sum(1 for line in outcome.run.history.read_text().splitlines()
+             if '"type":"ok"' in line and '"process":"nemesis"' not in line)
+    return ok / seconds
+
+
+def bench_targets(seconds: float, repeats: int) -> None:
+    print(f"\n{'target (workload, options)':44} {'plain ops/s':>12} {'lazyfs ops/s':>13} "
+          f"{'ratio':>6}")
+    with tempfile.TemporaryDirectory() as store:
+        for target, workload, options, binary in TARGETS:
+            if not Path(binary).exists():
+                print(f"{target}: skipped ({binary} is not installed)")
+                continue
+            rates: dict[bool, list[float]] = {False: [], True: []}
+            for _ in range(repeats):
+                for lazy in (False, True):
+                    rates[lazy].append(acknowledged_rate(target, workload, options, lazy=lazy,
+                                                         seconds=seconds, store=store))
+            plain, lazy = statistics.mean(rates[False]), statistics.mean(rates[True])
+            name = f"{target} ({workload}, {', '.join(f'{k}={v}' for k, v in options.items())})"
+            print(f"{name.replace(', )', ')'):44} {plain:12.0f} {lazy:13.0f} {lazy / plain:6.2f}")
+
+
+def main(count: int, seconds: float, repeats: int) -> None:
     try:
         program = lazyfs_program()
     except ControlError as e:
@@ -96,7 +149,13 @@ def main(count: int) -> None:
                 subprocess.run([program, "--unmount", "--mountpoint", str(mount)],
                                capture_output=True, check=False)
         print(f"{name:40} {plain_rate:12.0f} {lazy_rate:13.0f} {cpu_per_op:17.1f}")
+    if shutil.which("iptables") is None:
+        print("targets: skipped (iptables is not installed)")
+        return
+    bench_targets(seconds, repeats)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000)
+    args = sys.argv[1:]
+    main(int(args[0]) if args else 5000, float(args[1]) if len(args) > 1 else 15.0,
+         int(args[2]) if len(args) > 2 else 2)

@@ -24,7 +24,8 @@ everything. The data (the AOF) lives in a directory the node gives (`Node.data_d
 a lazy disk when the run loses unsynced data), apart from the configuration and logs.
 ``appendfsync`` says when the AOF is fsynced, and Redis's documentation says what each
 choice risks: ``always`` after every write, before replying; ``everysec`` once a
-second ("you can lose one second worth of writes"); ``no`` when the kernel pleases.
+second ("you may lose 1 second of data if there is a disaster"); ``no`` when the kernel
+pleases.
 
 Readiness: every server answers PING, every replica's link to the primary is up, and
 every sentinel knows the primary, the replicas and the other sentinels (discovery by

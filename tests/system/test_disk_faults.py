@@ -6,14 +6,15 @@ is ``kill`` or ``lose-unsynced``; each test checks in the history that every nod
 hit, so a change in how specs are drawn fails here instead of testing less.
 
 - Redis, ``appendfsync everysec``: a power failure loses acknowledged adds, all of them
-  acknowledged in the last seconds before it (Redis documents a window of one second,
-  two in the worst case); SIGKILL loses none (the kernel keeps what was written); with
-  ``appendfsync always`` a power failure loses none.
+  acknowledged in the last seconds before it (Redis documents one second; the test allows
+  two, as Redis postpones a write behind a slow fsync by up to two); SIGKILL loses none
+  (the kernel keeps what was written); with ``appendfsync always`` a power failure loses
+  none.
 - etcd fsyncs its log before acknowledging: nothing is lost, reads stay linearizable.
 - PostgreSQL, ``synchronous_commit=off``: a power failure loses the last acknowledged
-  commits (documented: up to three ``wal_writer_delay``, 600 ms) and only the last: no
-  add that survived was sent after a lost one had been acknowledged. With ``on``:
-  nothing lost.
+  commits (documented: up to three ``wal_writer_delay``, 600 ms; here, in about two
+  runs out of three, so the test tries up to four) and only the last: no add that
+  survived was sent after a lost one had been acknowledged. With ``on``: nothing lost.
 
 Skipped without root, /dev/fuse, the labrys-lazyfs program or the database.
 """
@@ -22,36 +23,20 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
 
-from labrys.control._lazyfs import lazyfs_program
 from labrys.harness import TestSpec
 from labrys.harness._runner import RunOutcome, run_test
+from tests.system._netns import needs_etcd, needs_lazyfs, needs_root
 
-try:
-    lazyfs_program()
-    _no_lazyfs = ""
-except Exception as e:  # the reason to skip, in the program's own words
-    _no_lazyfs = str(e)
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and FUSE need root"),
-    pytest.mark.skipif(shutil.which("iptables") is None, reason="iptables is not installed"),
-    pytest.mark.skipif(not Path("/dev/fuse").exists(), reason="no /dev/fuse (FUSE)"),
-    pytest.mark.skipif(bool(_no_lazyfs), reason=_no_lazyfs),
-]
+pytestmark = [pytest.mark.slow, *needs_root, *needs_lazyfs]
 
 needs_redis = pytest.mark.skipif(
     not Path("/usr/bin/redis-server").exists(), reason="redis-server is not installed")
-needs_etcd = pytest.mark.skipif(not Path("/usr/bin/etcd").exists(), reason="etcd is not installed")
 needs_postgres = pytest.mark.skipif(
     not Path("/usr/lib/postgresql/15/bin/postgres").exists(),
     reason="PostgreSQL 15 is not installed")
@@ -120,22 +105,36 @@ def test_etcd_loses_nothing_to_a_power_failure(tmp_path):
 
 @needs_postgres
 def test_postgres_synchronous_commit_off_loses_only_the_last_commits(tmp_path):
-    outcome, history = run(tmp_path, target="postgres", workload="set",
-                           nemesis=("lose-unsynced",), options={"sync": "off"})
-    lost = lost_adds(outcome, history)
-    assert outcome.verdict.valid is False and lost, outcome.verdict.explanation
-    # Only the tail of the log is lost: no add that survived was sent after a lost add
-    # had been acknowledged.
+    # The WAL writer flushes often under load (every 200 ms, and whenever a WAL page
+    # fills), so a power failure finds acknowledged commits unflushed in about two runs
+    # out of three here: up to four runs, each a different seed that hits every node.
+    losses = []
+    for seed in (3, 9, 16, 26):
+        outcome, history = run(tmp_path / str(seed), target="postgres", workload="set",
+                               nemesis=("lose-unsynced",), options={"sync": "off"}, seed=seed)
+        lost = lost_adds(outcome, history)
+        assert (outcome.verdict.valid is False) == bool(lost), outcome.verdict.explanation
+        assert only_the_tail_was_lost(history, lost)
+        losses.append(len(lost))
+        if lost:
+            break
+    assert losses[-1] > 0, f"no run lost an acknowledged commit: {losses}"
+
+
+def only_the_tail_was_lost(history: list[dict[str, Any]], lost: list[dict[str, Any]]) -> bool:
+    """Whether no add that survived was sent after a lost add had been acknowledged: the
+    loss is the end of the log, as a database that stays consistent loses it."""
+    if not lost:
+        return True
     invoked = {(op["process"], json.dumps(op["value"])): op["time"] for op in history
                if op["type"] == "invoke" and op["process"] != "nemesis"}
     lost_values = {json.dumps(op["value"]) for op in lost}
     first_lost_ack = min(op["time"] for op in lost)
-    kept_later = [op for op in history
-                  if op["type"] == "ok" and op["f"] == "add"
-                  and json.dumps(op["value"]) not in lost_values
-                  and op["time"] < fault_time(history)
-                  and invoked[(op["process"], json.dumps(op["value"]))] > first_lost_ack]
-    assert kept_later == []
+    return not [op for op in history
+                if op["type"] == "ok" and op["f"] == "add"
+                and json.dumps(op["value"]) not in lost_values
+                and op["time"] < fault_time(history)
+                and invoked[(op["process"], json.dumps(op["value"]))] > first_lost_ack]
 
 
 @needs_postgres

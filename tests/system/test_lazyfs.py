@@ -19,20 +19,10 @@ from pathlib import Path
 import pytest
 
 from labrys.control import LocalCluster, leftovers
-from labrys.control._lazyfs import LazyDisk, Unsynced, lazyfs_program
-from tests.system._netns import needs_root
+from labrys.control._lazyfs import LazyDisk, Unsynced
+from tests.system._netns import needs_lazyfs, needs_root
 
-try:
-    lazyfs_program()
-    _missing = ""
-except Exception as e:  # the reason to skip, in the program's own words
-    _missing = str(e)
-
-pytestmark = [
-    *needs_root,
-    pytest.mark.skipif(not Path("/dev/fuse").exists(), reason="no /dev/fuse (FUSE)"),
-    pytest.mark.skipif(bool(_missing), reason=_missing),
-]
+pytestmark = [*needs_root, *needs_lazyfs]
 
 
 @pytest.fixture(scope="module")
