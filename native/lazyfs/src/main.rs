@@ -190,8 +190,8 @@ fn main() {
     ensure_shared_bind(&args.mountpoint).unwrap_or_else(|e| fail("bind mount", e));
     let mut config = Config::default();
     config.mount_options = vec![
+        // The mount's source in /proc/self/mountinfo: `- fuse labrys-lazyfs`.
         MountOption::FSName("labrys-lazyfs".to_string()),
-        MountOption::Subtype("labrys-lazyfs".to_string()),
         MountOption::DefaultPermissions,
     ];
     // Databases run as their own users (PostgreSQL as postgres): allow_other.
