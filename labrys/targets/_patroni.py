@@ -55,7 +55,8 @@ class Patroni:
 
     def __init__(self, pg: PgServers) -> None:
         self.pg = pg
-        self.etcd = Etcd(binary="/usr/bin/etcd", read_mode="linearizable", client_timeout_s=5.0)
+        self.etcd = Etcd(binary="/usr/bin/etcd", read_mode="linearizable", client_timeout_s=5.0,
+                         store_only=True)
         self._cluster: Cluster | None = None
         self._agents: dict[str, Process] = {}
         self._lock = threading.Lock()

@@ -95,12 +95,16 @@ class Etcd:
         binary: the etcd executable.
         read_mode: ``linearizable`` or ``serializable``.
         client_timeout_s: per-request timeout of the clients it opens.
+        store_only: etcd is another target's store (Patroni's), standing for machines of
+            its own, so its data is never on a lazy disk.
     """
 
-    def __init__(self, *, binary: str, read_mode: str, client_timeout_s: float) -> None:
+    def __init__(self, *, binary: str, read_mode: str, client_timeout_s: float,
+                 store_only: bool = False) -> None:
         self.binary = binary
         self.read_mode = read_mode
         self.client_timeout_s = client_timeout_s
+        self.store_only = store_only
         self._cluster: Cluster | None = None
         self._members: dict[str, _Member] = {}
         self._lock = threading.Lock()
@@ -198,6 +202,14 @@ class Etcd:
         assert self._cluster is not None
         return self._cluster.node(name)
 
+    def _data_dir(self, node: Node) -> Path:
+        if not self.store_only:
+            return node.data_dir("etcd-data")
+        # Another target's store stands for machines of its own: a power failure of
+        # this node's database does not reach it, so its data stays on a plain disk.
+        node.make_dir("etcd-data")
+        return node.directory / "etcd-data"
+
     def _signal(self, node: str, sig: int) -> None:
         with self._lock:
             member = self._members.get(node)
@@ -210,7 +222,7 @@ class Etcd:
         argv = [
             self.binary,
             "--name", node.name,
-            "--data-dir", str(node.data_dir("etcd-data")),
+            "--data-dir", str(self._data_dir(node)),
             "--listen-peer-urls", f"http://{node.address}:{PEER_PORT}",
             "--initial-advertise-peer-urls", f"http://{node.address}:{PEER_PORT}",
             "--listen-client-urls", f"http://{node.address}:{CLIENT_PORT}",
