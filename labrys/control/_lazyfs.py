@@ -11,10 +11,10 @@ Jepsen's lazyfs; here a FUSE program of labrys's own, ``labrys-lazyfs``, built f
 The central abstraction is `LazyDisk`: one directory of one node on that file system.
 `mount` puts it there, `sync` syncs all of it as `sync(1)` would, `power_failure`
 drops what is unsynced and mounts it again (one mount is one boot), `unmount` takes it
-away for good. A node whose runtime can do this
-implements `LazyDisks`: told `use_lazy_disks`, it puts every directory a target asks it
-for through `Node.data_dir` on a lazy disk (`DataDisks` keeps them), so targets never
-know whether their data is on one::
+away for good. A node whose runtime can do this implements `LazyDisks`: told
+`use_lazy_disks`, it puts every directory a target asks it for through `Node.data_dir`
+on a lazy disk (`DataDisks` keeps them), so targets never know whether their data is
+on one::
 
     disk = LazyDisk(node, node.directory / "etcd-data", launcher=prefix)
     disk.mount()
@@ -41,7 +41,8 @@ power failure costs copying back only the paths that changed since the last one;
 must be started in the mount namespace the node's processes are copied from (the
 runtime gives the `launcher` prefix that does so); and it runs as a child of labrys on
 the node, so the usual clean-up of a node's processes stops it, after which the
-node's dead mounts are detached by `labrys cluster down`.
+cluster's removal (its teardown, the guardian of a killed run, `labrys cluster down`)
+detaches the node's dead mounts.
 """
 
 from __future__ import annotations
