@@ -63,7 +63,7 @@ def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_p
     assert outcome.exit_code == {True: 0, False: 1, "unknown": 2}[outcome.verdict.valid]
 
     run = outcome.run.path
-    assert run.parent == tmp_path / "etcd-register-partition+kill"
+    assert run.parent == tmp_path / "etcd-register-partition+kill-etcd_binary=etcd-ops_per_key=50"
     assert (tmp_path / "latest").resolve() == run.resolve()
     for name in ("test.json", "history.jsonl", "results.json", "labrys.log"):
         assert (run / name).stat().st_size > 0, name
