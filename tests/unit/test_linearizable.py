@@ -257,9 +257,19 @@ def test_queue_and_set_and_counter_models_through_the_checker():
     assert lin(counter, model="counter").valid is False
 
 
-def test_an_empty_history_is_linearizable():
+def test_an_empty_history_has_nothing_to_judge_and_is_unknown_not_vacuously_valid():
     v = lin(parse_history(""))
-    assert (v.valid, v.details["operations"]) == (True, 0)
+    assert (v.valid, v.details["nothing_to_judge"]) == ("unknown", True)
+    assert v.explanation.startswith("Nothing to judge: the history has no operation of the "
+                                    "cas-register model that may have taken effect")
+
+
+def test_failed_operations_and_crashed_reads_leave_nothing_to_judge():
+    v = lin(history("0 invoke write 1", "0 fail write 1", "1 invoke read null",
+                    "1 info read null"))
+    assert v.valid == "unknown" and v.details["nothing_to_judge"] is True
+    # A crashed write may have taken effect: that is something to order.
+    assert lin(history("0 invoke write 1", "0 info write 1")).valid is True
 
 
 # -- budgets ----------------------------------------------------------------------------------
