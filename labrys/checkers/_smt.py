@@ -162,6 +162,7 @@ def _memory_capped(budget: Budget) -> Iterator[None]:
     answering unknown (while solving). The cap is process-wide, so it is lifted again
     as soon as this search ends.
     """
+    z3.main_ctx()  # created under the cap, z3's context itself would fail to allocate
     held = z3core.Z3_get_estimated_alloc_size()
     z3.set_param("memory_max_size", max(1, (held + budget.memory_bytes) // 2**20))
     try:

@@ -10,6 +10,7 @@ import pytest
 from labrys.checkers import CheckOptions, run_checker
 from labrys.checkers._linearizable import check_linearizable, check_sequential
 from labrys.checkers._linearizable_explain import explain_part
+from labrys.checkers._native_engine import native_module
 from labrys.checkers._wgl import Outcome
 from labrys.errors import UsageError
 from labrys.history import parse_history
@@ -300,6 +301,19 @@ def test_running_out_of_memory_is_unknown_with_the_reason():
     v = lin(HARD, memory_limit_mb=1)
     assert (v.valid, v.details["stopped"]) == ("unknown", "memory")
     assert "its memory limit of 1 MB" in v.explanation
+
+
+@pytest.mark.parametrize("engine", ["python", "native"])
+@pytest.mark.parametrize(("budget", "stopped", "says"), [
+    ({"timeout_s": 0.05}, "time", "its time limit of 0.05 s"),
+    ({"memory_limit_mb": 1}, "memory", "its memory limit of 1 MB"),
+])
+def test_each_search_engine_keeps_each_budget_and_names_it(engine, budget, stopped, says):
+    if engine == "native" and native_module() is None:
+        pytest.skip("the native core is not installed (make setup builds it with cargo)")
+    v = lin(HARD, engine=engine, **budget)
+    assert (v.valid, v.details["stopped"], v.details["engine"]) == ("unknown", stopped, engine)
+    assert says in v.explanation
 
 
 def test_the_same_kind_of_history_is_decided_given_the_budget():
