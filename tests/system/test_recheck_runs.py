@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,17 +23,9 @@ from rich.console import Console
 
 from labrys.harness import TestSpec
 from labrys.harness._runner import RunOutcome, run_test
+from tests.system._netns import ETCD, needs_etcd, needs_root
 
-ETCD = shutil.which("etcd") or "/usr/bin/etcd"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
-    pytest.mark.skipif(shutil.which("iptables") is None, reason="iptables is not installed"),
-    pytest.mark.skipif(not Path(ETCD).exists(),
-                       reason="etcd is not installed (apt-get install etcd-server)"),
-]
+pytestmark = [pytest.mark.slow, *needs_root, needs_etcd]
 
 
 def record(store: Path, read_mode: str, *, seconds: float, seed: int) -> RunOutcome:

@@ -14,11 +14,11 @@ import pytest
 
 from labrys._check import CheckRequest, check_file, looks_independent, with_guesses
 from labrys.checkers import CHECKERS, CheckOptions, run_checker
-from labrys.cli import main
 from labrys.errors import HistoryError, UsageError
 from labrys.history import History, parse_history, write_jepsen_edn
 from labrys.workloads import get_workload
 from tests.unit.event_lines import history
+from tests.unit.test_cli import run as run_cli
 
 # Two keys, each starting at nil. On key 0, process 1 reads nil after process 0's write
 # of 3 returned: a stale read. Read as one register, every op of key 1 would contradict
@@ -48,13 +48,6 @@ def write_run(folder: Path, h: History, *, workload: str = "register",
             "options": options or {"read_mode": "serializable"}, "seed": 1}
     (folder / "test.json").write_text(json.dumps({"spec": spec, "seed": 1}))
     return folder
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 def test_a_run_folder_and_its_history_are_checked_by_the_runs_own_workload(tmp_path):
