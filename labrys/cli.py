@@ -151,10 +151,8 @@ def check(
     2 unknown, 255 unreadable). With several: one line per file,
     `PATH<TAB>true|false|unknown`, a summary on stderr, and the worst exit status.
 
-    Example:
-
-        labrys check results/latest
-        labrys check --model cas-register --init 0 history.edn
+    Examples: labrys check results/latest (a stored run, judged as the run judged it);
+    labrys check --model cas-register --init 0 history.edn
     """
     if cycle_search_timeout is not None:
         timeout = cycle_search_timeout / 1000

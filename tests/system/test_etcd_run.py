@@ -102,4 +102,5 @@ def test_ctrl_c_stops_the_workload_and_still_heals_checks_stores_and_cleans_up(t
     assert results["verdict"]["checker"] != "run"  # the workload's checkers ran
     assert len(read_history(run / "history.jsonl")) > 0
     assert "interrupted by Ctrl-C" in output
+    assert "Ctrl-C again to skip the checks" in output  # said where the user looks
     _assert_nothing_left(_cluster_prefix(run))
