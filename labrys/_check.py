@@ -13,7 +13,7 @@ call them without a terminal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -131,14 +131,15 @@ class CheckRequest:
         options: the checker's options.
         format: the history format, or None to recognise it.
         independent: ``--independent`` / ``--no-independent``; None to recognise it.
-        run_options: workload options overriding a stored run's (``--option``).
+        run_options: ``key=value`` texts overriding a stored run's workload options
+            (``--option``).
     """
 
     checker: str | None = None
     options: CheckOptions = field(default_factory=CheckOptions)
     format: str | None = None
     independent: bool | None = None
-    run_options: Mapping[str, str] = field(default_factory=dict)
+    run_options: Sequence[str] = ()
 
 
 def check_file(path: Path, request: CheckRequest) -> Verdict:

@@ -23,15 +23,14 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from labrys.checkers import Verdict
 from labrys.errors import HistoryError, UsageError
-from labrys.harness import build_spec, check_known, load_spec_file, parse_options
 from labrys.history import read_history
-from labrys.workloads import get_workload
+from labrys.options import check_known, parse_options
 
 HISTORY = "history.jsonl"
 TEST_JSON = "test.json"
@@ -76,6 +75,10 @@ def find_stored_run(path: Path) -> StoredRun | None:
         history, test_json = path, path.parent / TEST_JSON
         if not test_json.is_file():
             return None
+    # The spec's reader lives with the run orchestration: imported only for a stored
+    # run, so checking any other history never loads it (``labrys check`` starts fast).
+    from labrys.harness._spec import build_spec, load_spec_file
+
     try:
         spec = build_spec(load_spec_file(test_json))
     except UsageError as e:
@@ -84,16 +87,24 @@ def find_stored_run(path: Path) -> StoredRun | None:
                      options=spec.options)
 
 
-def check_stored_run(run: StoredRun, *, overrides: Mapping[str, str] | None = None,
+def check_stored_run(run: StoredRun, *, overrides: Sequence[str] = (),
                      format: str | None = None) -> Verdict:
-    """The run's own checks on its history, with its options (``overrides`` winning).
+    """The run's own checks on its history, with its options.
+
+    Args:
+        run: the stored run.
+        overrides: ``key=value`` texts (``--option``) changing the run's workload options.
+        format: the history's format, or None to recognise it.
 
     Raises:
         UsageError: an override the workload does not have, or a bad value.
         LabrysError: the history is unreadable or malformed.
     """
+    from labrys.harness._spec import parse_option
+    from labrys.workloads import get_workload
+
     entry = get_workload(run.workload)
-    overrides = dict(overrides or {})
-    check_known(overrides, (f"workload {run.workload}", entry.options))
-    workload = entry.make(parse_options(entry.options, {**run.options, **overrides}))
+    changed = dict(parse_option(text, example="check_timeout_s=300") for text in overrides)
+    check_known(changed, (f"workload {run.workload}", entry.options))
+    workload = entry.make(parse_options(entry.options, {**run.options, **changed}))
     return workload.check(read_history(run.history, format=format))

@@ -9,10 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from labrys.control import CommandResult
-from labrys.control._cli import _not_runnable, cluster_app
 from labrys.control._netfilter import (
     DELAY,
     LOSS,
@@ -27,7 +25,6 @@ from labrys.control._netfilter import (
 from labrys.control._registry import PREFIX_PATTERN, ClusterRecord, Owner, plan, subnet_of
 from labrys.control._spawn import spawn
 from labrys.errors import ControlError
-from labrys.nemesis import TOPOLOGIES
 
 # -- names and records --------------------------------------------------------------------
 
@@ -173,17 +170,3 @@ def test_wait_times_out_on_a_running_process(tmp_path):
     assert process.wait(timeout_s=0.05) is None
     assert process.kill() == -signal.SIGKILL
 
-
-def test_exec_answers_a_program_that_cannot_run_as_a_shell_does(tmp_path):
-    plain = tmp_path / "plain.txt"
-    plain.write_text("")
-    assert _not_runnable("sh") is None and _not_runnable("/bin/sh") is None
-    assert _not_runnable("no-such-command-anywhere") == (127, "command not found")
-    assert _not_runnable(str(tmp_path / "missing")) == (127, "No such file or directory")
-    assert _not_runnable(str(plain)) == (126, "Permission denied")
-    assert _not_runnable(str(tmp_path)) == (126, "Permission denied")
-
-
-def test_partition_help_lists_every_topology():
-    shown = CliRunner().invoke(cluster_app, ["partition", "--help"], terminal_width=200).output
-    assert all(name in shown for name in TOPOLOGIES)

@@ -88,10 +88,10 @@ def test_a_runs_workload_options_are_used_and_can_be_changed_for_one_check(tmp_p
                     options={"accounts": "2", "total": "10"})
     assert check_file(run, CheckRequest()).valid is True
     # Told the bank holds 12, the same read is short of money.
-    changed = check_file(run, CheckRequest(run_options={"total": "12"}))
+    changed = check_file(run, CheckRequest(run_options=("total=12",)))
     assert changed.valid is False and changed.anomalies[0].kind == "wrong-total"
     with pytest.raises(UsageError, match="unknown --option 'read_mode'"):
-        check_file(run, CheckRequest(run_options={"read_mode": "linearizable"}))
+        check_file(run, CheckRequest(run_options=("read_mode=linearizable",)))
 
 
 def test_a_checkers_options_with_a_stored_run_are_refused_not_ignored(tmp_path):
@@ -100,7 +100,7 @@ def test_a_checkers_options_with_a_stored_run_are_refused_not_ignored(tmp_path):
         check_file(run, CheckRequest(options=CheckOptions(timeout_s=5)))
     with pytest.raises(UsageError, match="needs a run folder"):
         check_file(run / "history.jsonl",
-                   CheckRequest(checker="register", run_options={"values": "3"}))
+                   CheckRequest(checker="register", run_options=("values=3",)))
 
 
 def test_a_named_checker_checks_a_run_folders_history(tmp_path):
