@@ -57,7 +57,15 @@ from labrys.nemesis._grudge import (
     parse_components,
 )
 from labrys.nemesis._nemesis import Composed, Nemesis, compose
-from labrys.nemesis._package import FAULTS, NemesisOp, NemesisOptions, Package, package
+from labrys.nemesis._package import (
+    FAULT_OPS,
+    FAULTS,
+    FaultOps,
+    NemesisOp,
+    NemesisOptions,
+    Package,
+    package,
+)
 from labrys.nemesis._packet import PacketNemesis
 from labrys.nemesis._partition import PartitionNemesis
 from labrys.nemesis._process import Killable, KillNemesis, Pausable, PauseNemesis, Primaries
@@ -65,11 +73,13 @@ from labrys.nemesis._select import NODE_SPECS, select_nodes
 
 __all__ = [
     "FAULTS",
+    "FAULT_OPS",
     "NODE_SPECS",
     "TOPOLOGIES",
     "ClockNemesis",
     "ClockSkewable",
     "Composed",
+    "FaultOps",
     "Grudge",
     "KillNemesis",
     "Killable",

@@ -23,7 +23,7 @@ nemesis makes the same choices when handed the same ops.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,14 +48,26 @@ class NemesisOp:
     value: Any = None
 
 
-_HEALS = {
-    "partition": NemesisOp(f="stop-partition"),
-    "loss": NemesisOp(f="stop-loss"),
-    "delay": NemesisOp(f="stop-delay"),
-    "clock": NemesisOp(f="reset-clock"),
-    "pause": NemesisOp(f="resume"),
-    "kill": NemesisOp(f="start"),
+@dataclass(frozen=True, slots=True)
+class FaultOps:
+    """The nemesis functions that begin one fault, and the one that heals it."""
+
+    starts: tuple[str, ...]
+    heal: str
+
+
+FAULT_OPS: Mapping[str, FaultOps] = {
+    "partition": FaultOps(("start-partition",), "stop-partition"),
+    "loss": FaultOps(("start-loss",), "stop-loss"),
+    "delay": FaultOps(("start-delay",), "stop-delay"),
+    "clock": FaultOps(_CLOCK_FAULTS, "reset-clock"),
+    "pause": FaultOps(("pause",), "resume"),
+    "kill": FaultOps(("kill",), "start"),
 }
+"""Which recorded nemesis ops open and close each fault: what a report reads to shade
+the time a fault was in force. In the order the final heal runs the heals."""
+
+_HEALS = {fault: NemesisOp(f=ops.heal) for fault, ops in FAULT_OPS.items()}
 """Each fault's heal, in the order the final heal runs them: network first, so that
 resumed and restarted nodes come back to a whole network."""
 

@@ -31,9 +31,9 @@ PUBLIC = {
         "deferred_signals", "down", "exit_on_signals", "leftovers", "local_cluster",
     },
     "labrys.nemesis": {
-        "ClockNemesis", "ClockSkewable", "Composed", "FAULTS", "Grudge", "KillNemesis",
-        "Killable", "NODE_SPECS", "Nemesis", "NemesisOp", "NemesisOptions", "Package",
-        "PacketNemesis", "PartitionNemesis", "Pausable", "PauseNemesis", "Primaries",
+        "ClockNemesis", "ClockSkewable", "Composed", "FAULTS", "FAULT_OPS", "FaultOps", "Grudge",
+        "KillNemesis", "Killable", "NODE_SPECS", "Nemesis", "NemesisOp", "NemesisOptions",
+        "Package", "PacketNemesis", "PartitionNemesis", "Pausable", "PauseNemesis", "Primaries",
         "TOPOLOGIES", "bisect", "bridge", "complete_grudge", "compose", "faketime_env",
         "grudge_from_spec", "grudge_to_json", "majorities_ring", "majority", "minority_third",
         "package", "parse_components", "select_nodes",
