@@ -28,6 +28,7 @@ from labrys.errors import LabrysError, UsageError
 from labrys.harness._cli import run
 from labrys.history import FORMATS, read_history, write_jepsen_edn, write_jsonl
 from labrys.report import print_verdict
+from labrys.report._cli import report, serve, write_check_report
 
 app = typer.Typer(
     name="labrys",
@@ -40,6 +41,8 @@ app = typer.Typer(
 
 app.command("run")(run)
 app.add_typer(cluster_app, name="cluster")
+app.command("report")(report)
+app.command("serve")(serve)
 
 _stdout = Console(highlight=False)
 
@@ -132,6 +135,9 @@ def check(
         "--minimize", help="linearizable/sequential: also find a minimal set of operations "
         "that is already invalid.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    html: Annotated[Path | None, typer.Option(
+        help="Also write the HTML report of the history to this file (one history only).",
+        show_default=False)] = None,
 ) -> None:
     """Check recorded histories.
 
@@ -170,8 +176,14 @@ def check(
         minimize=minimize,
         extra=extra,
     )
+    if html is not None and len(files) != 1:
+        raise UsageError("--html writes the report of one history; give one file")
     if len(files) == 1:
         verdict = check_file(files[0], checker, options, format=format)
+        if html is not None:
+            page = write_check_report(files[0], verdict, out=html, argv=sys.argv[1:],
+                                      format=format)
+            _say(f"report: {page.resolve().as_uri()}")
         if as_json:
             print(json.dumps(verdict.to_json(), indent=2, default=str))
         else:
