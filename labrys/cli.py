@@ -181,7 +181,8 @@ def check(
     if len(files) == 1:
         verdict = check_file(files[0], checker, options, format=format)
         if html is not None:
-            page = write_check_report(files[0], verdict, out=html, argv=sys.argv[1:],
+            page = write_check_report(files[0], verdict, out=html,
+                                      argv=click.get_current_context().find_root().obj or [],
                                       format=format)
             _say(f"report: {page.resolve().as_uri()}")
         if as_json:
@@ -249,8 +250,10 @@ def list_checkers() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run the app, map errors to exit statuses."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        status = app(args=argv, prog_name="labrys", standalone_mode=False)
+        # The arguments ride along as the context's obj: --html quotes them as the command.
+        status = app(args=args, prog_name="labrys", standalone_mode=False, obj=args)
     except click.UsageError as e:
         hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
         _say(f"labrys: {e.format_message()}{hint}")
