@@ -87,3 +87,18 @@ def selected_ops(page: Any) -> list[int]:
     return page.evaluate("""() => {
         const s = Bokeh.documents[0].get_model_by_name('ops');
         return s.selected.indices.map(i => Number(s.data.idx[i])).sort((a, b) => a - b); }""")
+
+
+def click_op_in_timeline(page: Any, op: int) -> None:
+    """Click the middle of operation ``op``'s bar in the timeline, as a person would."""
+    page.evaluate("document.getElementById('timeline-section').scrollIntoView()")
+    x, y = page.evaluate("""(op) => {
+        const s = Bokeh.documents[0].get_model_by_name('ops');
+        const row = Array.from(s.data.idx).indexOf(op);
+        const v = Object.values(Bokeh.index).find(
+            v => v.model.title && v.model.title.text.startsWith('Timeline'));
+        const box = v.el.getBoundingClientRect();
+        const middle = (s.data.start[row] + s.data.end[row]) / 2;
+        return [box.x + v.frame.x_scale.compute(middle),
+                box.y + v.frame.y_scale.compute(s.data.lane[row])]; }""", op)
+    page.mouse.click(x, y)
