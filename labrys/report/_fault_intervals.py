@@ -113,7 +113,8 @@ def fault_intervals(history: History, at: Callable[[Op], float]) -> list[FaultIn
     if not len(history):
         return []
     end_of_history = at(history[len(history) - 1])
-    nemesis_ops = [o for o in history.operations(clients_only=False) if not o.invocation.is_client]
+    nemesis_ops = [Operation(op, history.completion(op)) for op in history
+                   if not op.is_client and history.is_invocation(op)]
     nodes = frozenset(op.node for op in history if op.node is not None)
     uses_kill = any(o.f in FAULT_OPS["kill"].starts for o in nemesis_ops)
     open_: dict[str, tuple[Operation, str, str]] = {}

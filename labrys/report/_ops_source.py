@@ -32,14 +32,12 @@ the page's script decode them."""
 
 
 def _result(o: Operation) -> str:
-    """What the hover says after the outcome: the value read or returned, the error of a
-    failed or indeterminate call, nothing when it repeats the invocation (a write)."""
+    """What the hover says after the outcome: the error of a failed or indeterminate call,
+    else the value the completion carries (what a read returned)."""
     if o.completion is None:
         return "(never completed)"
     if o.completion.error is not None:
         return show_value(o.completion.error)
-    if o.completion.value == o.invocation.value:
-        return ""
     return show_value(o.completion.value)
 
 
@@ -87,9 +85,11 @@ def ops_source(operations: Operations, rows: np.ndarray, lane_names: Sequence[st
         "end": operations.end[rows],
         "latency": operations.latency_ms[rows].astype(np.float32),
     }
-    names: dict[str, list[str]] = {"type": list(OUTCOME_CODES)}
+    names: dict[str, object] = {"type": list(OUTCOME_CODES)}
     for column in TEXT_COLUMNS:
-        data[column], names[column] = _encode(text[column])
+        data[column], distinct = _encode(text[column])
+        # An array: Bokeh walks lists item by item, in search of models to serialise.
+        names[column] = np.asarray(distinct, dtype=object)
     return ColumnDataSource(name="ops", data=data, tags=[names])
 
 

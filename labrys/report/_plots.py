@@ -120,7 +120,7 @@ def latency_figure(ops_source: ColumnDataSource, operations: Operations,
     for i, f in enumerate(functions):
         renderer = fig.scatter(
             "start", "latency", source=ops_source,
-            view=CDSView(filter=column_filter("f", names.index(f))),
+            view=CDSView(filter=column_filter("f", list(names).index(f))),
             marker=MARKERS[i % len(MARKERS)], size=4, fill_color=outcome_colours(),
             line_color=outcome_colours(), fill_alpha=0.6, line_alpha=0.6,
             selection_line_color="#111111", selection_fill_alpha=1.0,
