@@ -9,5 +9,5 @@ the main interface; the subpackages are the library:
 - `labrys.checkers`: verdicts and every checker;
 - `labrys.control`, `labrys.nemesis`: nodes, networks and faults;
 - `labrys.targets`, `labrys.workloads`, `labrys.harness`: databases, workloads, runs;
-- `labrys.report`: how verdicts are shown.
+- `labrys.report`: how verdicts and runs are shown: terminal, HTML report, `serve`.
 """

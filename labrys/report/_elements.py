@@ -21,14 +21,14 @@ from numbers import Number
 from typing import Any
 
 import numpy as np
-from bokeh.models import ColumnDataSource, HoverTool, Range1d
+from bokeh.models import ColumnDataSource, HoverTool, LegendItem, Range1d
 from bokeh.plotting import figure
 
 from labrys.history import History
 from labrys.report._fault_intervals import FaultInterval
 from labrys.report._findings import Finding
 from labrys.report._ops import Operations, invocation_index
-from labrys.report._plots import WINDOWS, add_fault_bands, time_figure
+from labrys.report._plots import WINDOWS, add_fault_bands, legend_below, time_figure
 from labrys.report._style import ANOMALY_COLOUR, OUTCOME_COLOURS
 
 _SET_KINDS = frozenset({"lost", "stale"})
@@ -91,12 +91,12 @@ def set_figure(finding: Finding, operations: Operations, x_range: Range1d,
                       "(by when each add was invoked)", x_label=operations.axis.label)
     fig.yaxis.axis_label = f"adds {per}"
     add_fault_bands(fig, faults)
-    fig.vbar(x="t", top="acknowledged", width=width * 0.9, source=source,
-             fill_color=OUTCOME_COLOURS["ok"], fill_alpha=0.5, line_color=None,
-             legend_label="acknowledged")
-    fig.vbar(x="t", top="named", width=width * 0.9, source=source, fill_color=ANOMALY_COLOUR,
-             fill_alpha=0.85, line_color=None, legend_label=finding.kind)
-    fig.legend.location = "top_left"
+    acknowledged = fig.vbar(x="t", top="acknowledged", width=width * 0.9, source=source,
+                            fill_color=OUTCOME_COLOURS["ok"], fill_alpha=0.5, line_color=None)
+    named_bars = fig.vbar(x="t", top="named", width=width * 0.9, source=source,
+                          fill_color=ANOMALY_COLOUR, fill_alpha=0.85, line_color=None)
+    legend_below(fig, [LegendItem(label="acknowledged", renderers=[acknowledged]),
+                       LegendItem(label=finding.kind, renderers=[named_bars])], columns=2)
     fig.add_tools(HoverTool(tooltips=[("time", "@t{0.0}"), ("acknowledged", "@acknowledged"),
                                       (finding.kind, "@named")]))
     return fig

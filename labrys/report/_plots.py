@@ -134,7 +134,7 @@ def latency_figure(ops_source: ColumnDataSource, operations: Operations,
     return fig
 
 
-def _legend_below(fig: figure, items: list[LegendItem], *, columns: int) -> None:
+def legend_below(fig: figure, items: list[LegendItem], *, columns: int) -> None:
     """A legend under the plot, ``columns`` entries a row; click an entry to hide it."""
     if items:
         fig.add_layout(Legend(items=items, click_policy="hide", label_text_font_size="11px",
@@ -184,7 +184,7 @@ def quantile_figure(operations: Operations, functions: Sequence[str], x_range: R
                             line_dash=_DASHES[fi % len(_DASHES)], line_width=1.6)
             items.append(LegendItem(label=f"{f} p{q * 100:g}" if q < 1 else f"{f} max",
                                     renderers=[line]))
-    _legend_below(fig, items, columns=len(QUANTILES))
+    legend_below(fig, items, columns=len(QUANTILES))
     fig.add_tools(HoverTool(tooltips=[("time", "@t{0.0}"), ("latency", "@latency{0.000} ms")]))
     return fig
 
@@ -219,6 +219,6 @@ def rate_figure(operations: Operations, functions: Sequence[str], x_range: Range
             line = fig.line("t", "rate", source=source, line_color=colour,
                             line_dash=_DASHES[ti], line_width=1.6)
             items.append(LegendItem(label=f"{f} {outcome}", renderers=[line]))
-    _legend_below(fig, items, columns=3)
+    legend_below(fig, items, columns=3)
     fig.add_tools(HoverTool(tooltips=[("time", "@t{0.0}"), ("rate", "@rate{0.0}")]))
     return fig

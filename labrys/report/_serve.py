@@ -40,7 +40,7 @@ from starlette.routing import Route
 from labrys.errors import LabrysError
 from labrys.report._page import render_report, static_text
 from labrys.report._source import REPORT_NAME, load_run
-from labrys.report._store_index import RunRow, StoreIndex
+from labrys.report._store_index import VERDICT_WORDS, RunRow, StoreIndex
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("labrys.report", "templates"),
                           autoescape=True, undefined=jinja2.StrictUndefined,
@@ -87,8 +87,8 @@ def comparison(a: RunRow, b: RunRow) -> list[tuple[str, list[tuple[str, str, str
         keys = list(dict.fromkeys([*left, *right]))
         return [(k, left.get(k, "—"), right.get(k, "—")) for k in keys]
 
-    checkers_a = {"  " * c.depth + c.checker: str(c.valid) for c in a.checkers}
-    checkers_b = {"  " * c.depth + c.checker: str(c.valid) for c in b.checkers}
+    checkers_a = {"  " * c.depth + c.checker: VERDICT_WORDS[c.valid] for c in a.checkers}
+    checkers_b = {"  " * c.depth + c.checker: VERDICT_WORDS[c.valid] for c in b.checkers}
     kinds = sorted(set(a.anomalies) | set(b.anomalies))
     return [
         ("Run", [("verdict", a.verdict, b.verdict), ("started", a.started, b.started),

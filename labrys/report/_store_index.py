@@ -24,7 +24,7 @@ from typing import Any
 from labrys.report._findings import CheckerRow, anomaly_counts, checker_rows
 from labrys.report._source import REPORT_NAME, RUN_FILES
 
-_WORDS = {True: "valid", False: "invalid", "unknown": "unknown"}
+VERDICT_WORDS = {True: "valid", False: "invalid", "unknown": "unknown"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,7 +98,7 @@ def read_row(store: Path, run: Path) -> RunRow:
     if isinstance(results, Mapping) and "verdict" in results:
         verdict = results["verdict"]
         summary = results.get("run") or {}
-        row |= {"verdict": _WORDS.get(verdict.get("valid"), "unknown"),
+        row |= {"verdict": VERDICT_WORDS.get(verdict.get("valid"), "unknown"),
                 "anomalies": anomaly_counts(verdict),
                 "checkers": tuple(checker_rows(verdict)), "operations": summary.get("ops")}
         try:
