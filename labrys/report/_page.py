@@ -196,12 +196,18 @@ def _view(finding: Finding, ctx: _Context) -> FindingView:
             view.edges = _cycles.edge_list(graph)
             view.notes.append(_cycles.MISSING_DOT)
         if _cycles.is_version_cycle(finding):
+            key = finding.data.get("key")
+            view.notes.append(
+                f"Versions of {'the register' if key is None else f'key {key}'}: each arrow "
+                "is an order a guarantee or the history's evidence demands; they form a "
+                "cycle, so no order of the versions keeps them all (the thick arrow is the "
+                "guarantee reported).")
             rows = _session_rows(finding, ctx.history, ctx.axis)
             if rows:
                 view.rows, view.more_ops = rows, 0
-                view.notes.append(f"The operations of process {finding.data['process']} "
-                                  "around the anomaly; the read that broke the guarantee "
-                                  "is marked.")
+                view.notes.append(f"Below, the operations of process "
+                                  f"{finding.data['process']} around the anomaly; the read "
+                                  "that broke the guarantee is marked.")
     elif ctx.x_range is not None and _elements.is_set_anomaly(finding):
         ctx.models[key] = _elements.set_figure(finding, ctx.operations, ctx.x_range,
                                                ctx.faults)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,7 @@ def test_an_elle_cycle_is_drawn_as_a_graph_with_labelled_edges(tmp_path):
     html = _check_page(CONFORMANCE / "elle" / "paper-example.edn", "list-append",
                        CheckOptions(), tmp_path)
     picture = html.index('<div class="picture graph">')
-    svg = html[picture:html.index("</svg>", picture)]
+    svg = unescape(html[picture:html.index("</svg>", picture)])
     for text in ("T1 = op 7", "T2 = op 3", "T3 = op 5", "rw key 255: 5 → 8", "wr key 255: 8",
                  "ww key 256: 4 → 3"):
         assert text in svg
@@ -111,3 +112,18 @@ def test_a_long_value_is_cut_and_says_how_many_elements_it_had():
     text = show_value(list(range(1000)), limit=40)
     assert len(text) <= 40 and text.endswith("(1000 elements)")
     assert show_value({"x": [1, None]}) == '{"x":[1,null]}'
+
+
+def test_a_session_guarantee_shows_the_version_cycle_and_the_read_that_broke_it(tmp_path):
+    path = tmp_path / "h.jsonl"
+    rows = [(3, "invoke", "write", 5), (3, "ok", "write", 5), (3, "invoke", "write", 7),
+            (3, "ok", "write", 7), (3, "invoke", "read", None), (3, "ok", "read", 5)]
+    path.write_text("".join(json.dumps({"time": i * 10**6, "type": t, "process": p, "f": f,
+                                        "value": v}) + "\n"
+                            for i, (p, t, f, v) in enumerate(rows)))
+    html = _check_page(path, "read-your-writes", CheckOptions(), tmp_path)
+    picture = html.index('<div class="picture graph">')
+    svg = unescape(html[picture:html.index("</svg>", picture)])  # dot writes - as &#45;
+    assert "read-your-writes" in svg and "monotonic-writes" in svg
+    broke = re.search(r'<tr class="op-row[^"]*mark-broke-it"[^>]*data-ops="\[(\d+)\]"', html)
+    assert broke is not None and broke.group(1) == "4"
