@@ -129,7 +129,7 @@ def _report(console: Console, outcome: RunOutcome) -> None:
     console.print(f"run stored in {escape(str(outcome.run.path))}")
     page = outcome.run.path / REPORT_NAME
     if page.is_file():
-        console.print(f"report: {escape(page.resolve().as_uri())}")
+        console.print(f"report: {escape(page.resolve().as_uri())}", soft_wrap=True)
     if outcome.verdict.valid is not True:
         rerun = shlex.join(["labrys", "run", "--replay", str(outcome.run.test_json)])
         console.print(f"rerun this schedule with: {escape(rerun)}")
