@@ -305,10 +305,10 @@ def render_report(source: ReportSource, *, row_limit: int = ROW_LIMIT) -> str:
         pad = (hi - lo) * 0.01 or 1.0
         x_range = Range1d(lo - pad, hi + pad, name="time-range")
         functions = list(dict.fromkeys(sorted(o.f for o in ops.ops)))
-        if axis.real:
+        if axis.real:  # positions are no time: without times there is no rate or latency
             models["latency"] = latency_figure(src, ops, functions, x_range, faults)
             models["quantiles"] = quantile_figure(ops, functions, x_range, faults)
-        models["rate"] = rate_figure(ops, functions, x_range, faults)
+            models["rate"] = rate_figure(ops, functions, x_range, faults)
         models["timeline"] = timeline_figure(src, ops, lane_names, faults, x_range)
         if stride > 1:
             sampling = (f"The latency plot and the timeline draw {len(rows):,} of the "

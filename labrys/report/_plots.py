@@ -143,8 +143,8 @@ def legend_below(fig: figure, items: list[LegendItem], *, columns: int) -> None:
 
 
 def _windows(operations: Operations) -> tuple[float, float]:
-    """Window width (at least 1 s, or 1 position) and the start of the first window:
-    about `WINDOWS` of them."""
+    """Window width (at least 1 s) and the start of the first window: about `WINDOWS`
+    of them."""
     lo = float(operations.start.min())
     return max((operations.end_of_history - lo) / WINDOWS, 1.0), lo
 
@@ -191,12 +191,10 @@ def quantile_figure(operations: Operations, functions: Sequence[str], x_range: R
 
 def rate_figure(operations: Operations, functions: Sequence[str], x_range: Range1d,
                 faults: Sequence[FaultInterval]) -> figure:
-    """Completions per second by function and outcome (operations per window when the
-    history has no times)."""
-    per = "per second" if operations.axis.real else "per window"
-    fig = time_figure(x_range, title=f"Throughput: completed operations {per}",
+    """Completions per second by function and outcome."""
+    fig = time_figure(x_range, title="Throughput: completed operations per second",
                       x_label=operations.axis.label, height=PLOT_HEIGHT + 60)
-    fig.yaxis.axis_label = f"operations {per}"
+    fig.yaxis.axis_label = "operations per second"
     add_fault_bands(fig, faults, labels=False)
     width, lo = _windows(operations)
     done = np.fromiter((o.completion is not None for o in operations.ops), bool,
@@ -205,7 +203,6 @@ def rate_figure(operations: Operations, functions: Sequence[str], x_range: Range
     fs = np.asarray([o.f for o in operations.ops], dtype=object)
     n = int((operations.end_of_history - lo) // width) + 1
     centres = lo + (np.arange(n) + 0.5) * width
-    scale = width if operations.axis.real else 1.0
     bucket = np.clip(((operations.end - lo) // width).astype(int), 0, n - 1)
     items = []
     for fi, f in enumerate(functions):
@@ -214,7 +211,7 @@ def rate_figure(operations: Operations, functions: Sequence[str], x_range: Range
             mask = done & (fs == f) & (types == outcome)
             if not mask.any():
                 continue
-            counts = np.bincount(bucket[mask], minlength=n) / scale
+            counts = np.bincount(bucket[mask], minlength=n) / width
             source = ColumnDataSource({"t": centres, "rate": counts})
             line = fig.line("t", "rate", source=source, line_color=colour,
                             line_dash=_DASHES[ti], line_width=1.6)
