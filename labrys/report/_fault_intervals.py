@@ -5,9 +5,9 @@ nemesis's: a reader sees at once whether latencies rose, throughput fell or an
 anomaly happened while a partition, a kill or a pause was on.
 
 An interval opens with the invocation of an op that starts a fault
-(`labrys.nemesis.FAULT_OPS`: ``start-partition``, ``kill``, ``pause``…) and closes with
-the completion of that fault's heal, so it covers all the time the fault may have been
-in effect. A fault never healed runs to the end of the history. What the nemesis did
+(`labrys.nemesis.FAULTS` declares them: ``start-partition``, ``kill``, ``pause``…) and
+closes with the completion of that fault's heal, so it covers all the time the fault
+may have been in effect. A fault never healed runs to the end of the history. What the nemesis did
 (which nodes it cut, killed or paused) comes from the start op's completion, where
 labrys records it; the invocation only says what was asked (``"primaries"``).
 
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from labrys.history import History, Op, Operation
-from labrys.nemesis import FAULT_OPS
+from labrys.nemesis import FAULTS
 
-_STARTS = {f: fault for fault, ops in FAULT_OPS.items() for f in ops.starts}
-_HEALS = {ops.heal: fault for fault, ops in FAULT_OPS.items()}
+_STARTS = {f: fault.name for fault in FAULTS.values() for f in fault.starts}
+_HEALS = {fault.heal: fault.name for fault in FAULTS.values()}
 _JEPSEN_FAULT = "nemesis"
 """The name given to a fault started by Jepsen's generic ``start`` op."""
 
@@ -116,7 +116,7 @@ def fault_intervals(history: History, at: Callable[[Op], float]) -> list[FaultIn
     nemesis_ops = [Operation(op, history.completion(op)) for op in history
                    if not op.is_client and history.is_invocation(op)]
     nodes = frozenset(op.node for op in history if op.node is not None)
-    uses_kill = any(o.f in FAULT_OPS["kill"].starts for o in nemesis_ops)
+    uses_kill = any(o.f in FAULTS["kill"].starts for o in nemesis_ops)
     open_: dict[str, tuple[Operation, str, str]] = {}
     out: list[FaultInterval] = []
 

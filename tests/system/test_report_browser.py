@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,16 +20,12 @@ from labrys.harness import TestSpec
 from labrys.harness._runner import run_test
 from tests.chromium import bokeh_models, needs_chromium, selected_ops
 from tests.serve_process import labrys_serve
-
-ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+from tests.system._netns import ETCD, needs_etcd, needs_root
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
-    pytest.mark.skipif(shutil.which("iptables") is None, reason="iptables is not installed"),
-    pytest.mark.skipif(not Path(ETCD).exists(),
-                       reason="etcd is not installed (apt-get install etcd-server)"),
+    *needs_root,
+    needs_etcd,
     pytest.mark.skipif(not (Path("/usr/bin/redis-server").exists()
                             and Path("/usr/bin/redis-sentinel").exists()),
                        reason="redis-server/redis-sentinel are not installed"),
