@@ -27,7 +27,7 @@ from bokeh.plotting import figure
 from labrys.history import History
 from labrys.report._fault_intervals import FaultInterval
 from labrys.report._findings import Finding
-from labrys.report._ops import Operations, invocation_index
+from labrys.report._ops import Operations, invocation_index, windows
 from labrys.report._plots import WINDOWS, add_fault_bands, legend_below, time_figure
 from labrys.report._style import ANOMALY_COLOUR, OUTCOME_COLOURS
 
@@ -71,29 +71,26 @@ def set_figure(finding: Finding, operations: Operations, x_range: Range1d,
                faults: Sequence[FaultInterval]) -> figure:
     """Acknowledged adds per window, and those whose element the anomaly names."""
     named = _named_elements(finding.data) or set()
-    adds = [(s, o) for s, o in zip(operations.start, operations.ops, strict=True)
-            if o.f == "add" and o.type.value == "ok"]
-    lo = float(operations.start.min())
-    width = max((operations.end_of_history - lo) / WINDOWS, 1.0)
-    n = int((operations.end_of_history - lo) // width) + 1
-    bucket = np.clip(((np.fromiter((s for s, _ in adds), float, len(adds)) - lo) // width)
-                     .astype(int), 0, n - 1)
-    hit = np.fromiter((_element_key(o.invocation.value) in named for _, o in adds), bool,
-                      len(adds))
+    adds = (operations.f == "add") & (operations.outcome == "ok")
+    grid = windows(operations, WINDOWS)
+    bucket = grid.of(operations.start[adds])
+    hit = np.fromiter((_element_key(o.invocation.value) in named
+                       for o, a in zip(operations.ops, adds, strict=True) if a), bool,
+                      int(adds.sum()))
     per = "per second" if operations.axis.real else "per window"
-    scale = width if operations.axis.real else 1.0
+    scale = grid.width if operations.axis.real else 1.0
     source = ColumnDataSource({
-        "t": lo + (np.arange(n) + 0.5) * width,
-        "acknowledged": np.bincount(bucket, minlength=n) / scale,
-        "named": np.bincount(bucket[hit], minlength=n) / scale,
+        "t": grid.centres,
+        "acknowledged": np.bincount(bucket, minlength=grid.count) / scale,
+        "named": np.bincount(bucket[hit], minlength=grid.count) / scale,
     })
     fig = time_figure(x_range, title=f"Acknowledged adds {per}, and those {finding.kind} "
                       "(by when each add was invoked)", x_label=operations.axis.label)
     fig.yaxis.axis_label = f"adds {per}"
     add_fault_bands(fig, faults)
-    acknowledged = fig.vbar(x="t", top="acknowledged", width=width * 0.9, source=source,
+    acknowledged = fig.vbar(x="t", top="acknowledged", width=grid.width * 0.9, source=source,
                             fill_color=OUTCOME_COLOURS["ok"], fill_alpha=0.5, line_color=None)
-    named_bars = fig.vbar(x="t", top="named", width=width * 0.9, source=source,
+    named_bars = fig.vbar(x="t", top="named", width=grid.width * 0.9, source=source,
                           fill_color=ANOMALY_COLOUR, fill_alpha=0.85, line_color=None)
     legend_below(fig, [LegendItem(label="acknowledged", renderers=[acknowledged]),
                        LegendItem(label=finding.kind, renderers=[named_bars])], columns=2)

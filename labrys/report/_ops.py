@@ -89,6 +89,8 @@ class Operations:
         end: where it completed; the end of the history when it never did.
         latency_ms: completion minus invocation in ms; NaN when unknown (no completion,
             or no real times).
+        f: each one's function.
+        outcome: each one's outcome (``ok``, ``fail``, ``info``).
         position: op index (of the invocation) → its position in ``ops``.
         end_of_history: the axis position of the last op.
     """
@@ -98,6 +100,8 @@ class Operations:
     start: np.ndarray
     end: np.ndarray
     latency_ms: np.ndarray
+    f: np.ndarray
+    outcome: np.ndarray
     position: dict[int, int]
     end_of_history: float
 
@@ -115,7 +119,39 @@ def operations(history: History, axis: TimeAxis) -> Operations:
     else:
         latency = np.full(len(ops), np.nan)
     return Operations(axis=axis, ops=ops, start=start, end=end, latency_ms=latency,
+                      f=np.asarray([o.f for o in ops], dtype=object),
+                      outcome=np.asarray([o.type.value for o in ops], dtype=object),
                       position={o.index: i for i, o in enumerate(ops)}, end_of_history=last)
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """Equal windows of time over a history, for quantiles and rates.
+
+    Attributes:
+        start: where the first window begins.
+        width: each window's width (at least 1 s, or 1 position).
+        count: how many windows cover the history.
+    """
+
+    start: float
+    width: float
+    count: int
+
+    @property
+    def centres(self) -> np.ndarray:
+        return self.start + (np.arange(self.count) + 0.5) * self.width
+
+    def of(self, positions: np.ndarray) -> np.ndarray:
+        """The window of each position (clipped to the first and last)."""
+        return np.clip(((positions - self.start) // self.width).astype(int), 0, self.count - 1)
+
+
+def windows(operations: Operations, about: int) -> Windows:
+    """About ``about`` windows from the first invocation to the end of the history."""
+    start = float(operations.start.min())
+    width = max((operations.end_of_history - start) / about, 1.0)
+    return Windows(start, width, int((operations.end_of_history - start) // width) + 1)
 
 
 def invocation_index(history: History, index: int) -> int | None:

@@ -32,19 +32,11 @@ from bokeh.models import (
 )
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
-from bokeh.transform import linear_cmap
 
 from labrys.report._fault_intervals import FaultInterval
-from labrys.report._ops import Operations
-
-OUTCOME_COLOURS = {"ok": "#4e8fd0", "fail": "#e8588a", "info": "#f0a030"}
-"""Jepsen's reading of colour: blue happened, pink did not, orange unknown."""
-OUTCOME_CODES = {outcome: code for code, outcome in enumerate(OUTCOME_COLOURS)}
-"""How an outcome is stored in a page's ``type`` column."""
-
-FAULT_COLOURS = {"partition": "#e15759", "kill": "#8c564b", "pause": "#b07aa1",
-                 "loss": "#17becf", "delay": "#59a14f", "clock": "#bcbd22"}
-OTHER_FAULT_COLOUR = "#7f7f7f"
+from labrys.report._ops import Operations, windows
+from labrys.report._ops_source import column_filter, decoded, op_tooltips
+from labrys.report._style import fault_colour, outcome_colours
 
 MARKERS = ("circle", "square", "triangle", "diamond", "inverted_triangle", "hex", "star",
            "plus")
@@ -55,16 +47,6 @@ TOOLS = "xpan,xbox_zoom,xwheel_zoom,reset,save"
 PLOT_HEIGHT = 250
 WINDOWS = 120
 """About how many windows quantiles and throughput are computed over."""
-
-
-def outcome_colours() -> object:
-    """The colour of a bar or point by its ``type`` column (`OUTCOME_CODES`)."""
-    return linear_cmap("type", palette=list(OUTCOME_COLOURS.values()), low=-0.5,
-                       high=len(OUTCOME_COLOURS) - 0.5)
-
-
-def fault_colour(fault: str) -> str:
-    return FAULT_COLOURS.get(fault, OTHER_FAULT_COLOUR)
 
 
 def time_figure(x_range: Range1d, *, title: str, x_label: str, height: int = PLOT_HEIGHT,
@@ -106,11 +88,9 @@ def latency_figure(ops_source: ColumnDataSource, operations: Operations,
                    faults: Sequence[FaultInterval]) -> figure:
     """Every drawn operation's latency at its invocation, log scale.
 
-    ``ops_source`` is the timeline's (`labrys.report._timeline.ops_source`): selecting
+    ``ops_source`` is the timeline's (`labrys.report._ops_source.ops_source`): selecting
     operations there selects their points here.
     """
-    from labrys.report._timeline import column_filter, decoded, op_tooltips
-
     fig = time_figure(x_range, title="Latency of each operation (log scale)",
                       x_label=operations.axis.label, y_axis_type="log")
     fig.yaxis.axis_label = "latency (ms)"
@@ -142,13 +122,6 @@ def legend_below(fig: figure, items: list[LegendItem], *, columns: int) -> None:
                               margin=4, padding=4), "below")
 
 
-def _windows(operations: Operations) -> tuple[float, float]:
-    """Window width (at least 1 s) and the start of the first window: about `WINDOWS`
-    of them."""
-    lo = float(operations.start.min())
-    return max((operations.end_of_history - lo) / WINDOWS, 1.0), lo
-
-
 def quantile_figure(operations: Operations, functions: Sequence[str], x_range: Range1d,
                     faults: Sequence[FaultInterval]) -> figure:
     """Latency quantiles of successful operations per function, window by window."""
@@ -157,20 +130,17 @@ def quantile_figure(operations: Operations, functions: Sequence[str], x_range: R
                       height=PLOT_HEIGHT + 60)
     fig.yaxis.axis_label = "latency (ms)"
     add_fault_bands(fig, faults, labels=False)
-    width, lo = _windows(operations)
-    ok = np.fromiter((o.type.value == "ok" for o in operations.ops), bool, len(operations.ops))
-    fs = np.asarray([o.f for o in operations.ops], dtype=object)
-    n = int((operations.end_of_history - lo) // width) + 1
-    centres = lo + (np.arange(n) + 0.5) * width
-    bucket = np.clip(((operations.start - lo) // width).astype(int), 0, n - 1)
+    grid = windows(operations, WINDOWS)
+    centres, bucket = grid.centres, grid.of(operations.start)
     items = []
     for fi, f in enumerate(functions):
-        mask = ok & (fs == f) & ~np.isnan(operations.latency_ms)
+        mask = ((operations.outcome == "ok") & (operations.f == f)
+                & ~np.isnan(operations.latency_ms))
         if not mask.any():
             continue
         # NaN where a window has no successful operation: the line breaks there
         # instead of drawing a slope across a time when nothing succeeded.
-        values = np.full((n, len(QUANTILES)), np.nan)
+        values = np.full((grid.count, len(QUANTILES)), np.nan)
         b, lat = bucket[mask], operations.latency_ms[mask]
         order = np.argsort(b, kind="stable")
         b, lat = b[order], lat[order]
@@ -196,23 +166,19 @@ def rate_figure(operations: Operations, functions: Sequence[str], x_range: Range
                       x_label=operations.axis.label, height=PLOT_HEIGHT + 60)
     fig.yaxis.axis_label = "operations per second"
     add_fault_bands(fig, faults, labels=False)
-    width, lo = _windows(operations)
+    grid = windows(operations, WINDOWS)
     done = np.fromiter((o.completion is not None for o in operations.ops), bool,
                        len(operations.ops))
-    types = np.asarray([o.type.value for o in operations.ops], dtype=object)
-    fs = np.asarray([o.f for o in operations.ops], dtype=object)
-    n = int((operations.end_of_history - lo) // width) + 1
-    centres = lo + (np.arange(n) + 0.5) * width
-    bucket = np.clip(((operations.end - lo) // width).astype(int), 0, n - 1)
+    bucket = grid.of(operations.end)
     items = []
     for fi, f in enumerate(functions):
         colour = Category10_10[fi % 10]
         for ti, outcome in enumerate(("ok", "fail", "info")):
-            mask = done & (fs == f) & (types == outcome)
+            mask = done & (operations.f == f) & (operations.outcome == outcome)
             if not mask.any():
                 continue
-            counts = np.bincount(bucket[mask], minlength=n) / width
-            source = ColumnDataSource({"t": centres, "rate": counts})
+            counts = np.bincount(bucket[mask], minlength=grid.count) / grid.width
+            source = ColumnDataSource({"t": grid.centres, "rate": counts})
             line = fig.line("t", "rate", source=source, line_color=colour,
                             line_dash=_DASHES[ti], line_width=1.6)
             items.append(LegendItem(label=f"{f} {outcome}", renderers=[line]))
