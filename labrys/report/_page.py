@@ -244,6 +244,7 @@ def _facts(source: ReportSource, ops: Operations, axis: TimeAxis) -> list[tuple[
     add("target", spec.get("target"))
     add("database version", versions.get("target"))
     add("nodes", spec.get("nodes"))
+    add("runtime", spec.get("runtime"))
     add("workload", spec.get("workload"))
     nemesis = ", ".join(spec.get("nemesis", ())) or ("none" if spec else None)
     if nemesis and spec.get("nemesis"):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -144,7 +145,11 @@ def create_app(store: Path) -> Starlette:
         if (path / REPORT_NAME).is_file():
             return FileResponse(path / REPORT_NAME)
         try:
-            return HTMLResponse(render_report(load_run(path)))
+            source = load_run(path)
+            # Its links name the run's files relative to the run: point them at /runs/.
+            where = f"/runs/{request.path_params['path'].strip('/')}/"
+            files = tuple(replace(f, href=where + f.href) for f in source.files)
+            return HTMLResponse(render_report(replace(source, files=files)))
         except LabrysError as e:
             return HTMLResponse(f"<p>This run cannot be shown: {escape(str(e))}</p>",
                                 status_code=500)

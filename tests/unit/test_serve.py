@@ -71,6 +71,7 @@ def test_files_of_the_store_are_served_and_a_run_without_a_page_is_drawn_in_memo
     assert 'href="history.jsonl"' in listing.text
     report = client.get("/report/etcd-register/20260101T120000")
     assert report.status_code == 200 and "INVALID" in report.text
+    assert 'href="/runs/etcd-register/20260101T120000/history.jsonl"' in report.text
     assert not (store / "etcd-register" / "20260101T120000" / "report.html").exists()
 
 
