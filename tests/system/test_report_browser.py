@@ -44,8 +44,12 @@ def _run(store: Path, **spec: object) -> Path:
 def runs(tmp_path_factory) -> dict[str, Path]:
     store = tmp_path_factory.mktemp("results")
     return {
-        "stale": _run(store, nemesis=("partition",), nemesis_interval_s=4.0,
-                      time_limit_s=16.0, concurrency=10, rate=150.0, seed=11,
+        # One node cut off at a time: its serializable reads then miss every write the
+        # other two commit (a partition that leaves every node a majority, as a bridge
+        # does, may show none in a short run).
+        "stale": _run(store, nemesis=("partition",), topologies=("one",),
+                      nemesis_interval_s=4.0, time_limit_s=16.0, concurrency=10, rate=150.0,
+                      seed=11,
                       options={"etcd_binary": ETCD, "read_mode": "serializable"}),
         "lost": _run(store, target="redis", workload="set", nemesis=("partition",),
                      topologies=("primaries",), nemesis_interval_s=8.0, time_limit_s=18.0,
