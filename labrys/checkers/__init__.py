@@ -12,6 +12,13 @@ Example:
     True
 """
 
+from labrys.checkers._online import (
+    OnlineCheck,
+    OnlineChecker,
+    OnlineFinding,
+    make_online_checker,
+    online_check,
+)
 from labrys.checkers._registry import (
     CHECKERS,
     NOT_GIVEN,
@@ -38,12 +45,17 @@ __all__ = [
     "Anomaly",
     "CheckOptions",
     "CheckerEntry",
+    "OnlineCheck",
+    "OnlineChecker",
+    "OnlineFinding",
     "Validity",
     "Verdict",
     "check_safe",
     "compose",
     "exit_status",
     "get_checker",
+    "make_online_checker",
+    "online_check",
     "run_checker",
     "worst",
 ]

@@ -16,7 +16,8 @@ PUBLIC = {
     },
     "labrys.checkers": {
         "CHECKERS", "NOT_GIVEN", "UNKNOWN", "Anomaly", "CheckOptions", "CheckerEntry",
-        "Validity", "Verdict", "check_safe", "compose", "exit_status", "get_checker",
+        "OnlineCheck", "OnlineChecker", "OnlineFinding", "Validity", "Verdict", "check_safe",
+        "compose", "exit_status", "get_checker", "make_online_checker", "online_check",
         "run_checker", "worst",
     },
     "labrys.report": {
