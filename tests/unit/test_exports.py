@@ -67,7 +67,8 @@ PUBLIC = {
         "get_target",
     },
     "labrys.workloads": {
-        "HasFinalGenerator", "WORKLOADS", "Workload", "WorkloadEntry", "get_workload",
+        "HasFinalGenerator", "HasOnlineCheck", "WORKLOADS", "Workload", "WorkloadEntry",
+        "get_workload",
     },
 }
 
