@@ -12,13 +12,8 @@ Example:
     True
 """
 
-from labrys.checkers._online import (
-    OnlineCheck,
-    OnlineChecker,
-    OnlineFinding,
-    make_online_checker,
-    online_check,
-)
+from labrys.checkers._online import make_online_checker, online_check
+from labrys.checkers._online_types import OnlineCheck, OnlineChecker, OnlineFinding
 from labrys.checkers._registry import (
     CHECKERS,
     NOT_GIVEN,

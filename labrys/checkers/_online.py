@@ -77,126 +77,41 @@ Not prefix-closed, hence no online check: the ``set`` verdict is about the final
 add missing from a read in the middle of the run may yet appear); the ``counter`` check
 judges final reads too; both are judged only once the run is over.
 
-Cost. Key by key, every key is searched once or twice, each search small: the whole run
-costs about what the offline check costs, spread over the run. Re-checking a prefix costs
-the offline check of that prefix each time, so `PrefixChecker` paces itself: after a
-check that took d seconds it waits at least ``pace`` × d, and so spends at most
-1 / (1 + pace) of a core; findings come later as the history grows.
+Cost. Key by key, a key is searched when it fills up and again as its pending
+operations complete, each search small: the whole run costs a small multiple of the
+offline check, spread over it. Re-checking a prefix costs the offline check of that
+prefix each time, so `PrefixChecker` paces itself: after a check that took d seconds it
+waits at least ``pace`` × d, and so spends at most 1 / (1 + pace) of a core; findings
+come later as the history grows.
 
-Example:
-    >>> check = online_check("register", CheckOptions(), ops_per_key=2)
-    >>> checker = make_online_checker(check)
-    >>> for op in ops: checker.feed(op)                       # doctest: +SKIP
-    >>> checker.check()                                       # doctest: +SKIP
-    OnlineFinding(kind='nonlinearizable', label='key 0: stale read', op=12, ...)
+Example::
+
+    check = online_check("register", CheckOptions(), ops_per_key=100)
+    checker = make_online_checker(check)
+    for op in ops:                    # as they are recorded
+        checker.feed(op)
+        found = checker.check()
+        if found is not None:
+            print(found.label)        # key 7: stale read
+            break
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
-from labrys.checkers._registry import NOT_GIVEN, CheckOptions, run_checker
-from labrys.checkers._verdict import Anomaly, Verdict
-from labrys.history import History, Op, OpType
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OnlineCheck:
-    """How a workload's history may be judged while it is recorded (see the module notes).
-
-    Attributes:
-        checker: the registered checker that judges (``linearizable``, ``list-append``…).
-        options: its options, as the workload's offline check uses them.
-        what: a few words for people ("linearizability, key by key").
-        per_key_ops: values are ``[key value]`` and each key receives at most this many
-            invocations: judge each key once they are in. None: re-check the whole
-            prefix, paced.
-        ignored_kinds: anomaly kinds a prefix may show that a longer history can still
-            refute (or that are not anomalies at all, as a search that ran out of time);
-            never an online finding.
-    """
-
-    checker: str
-    options: CheckOptions
-    what: str
-    per_key_ops: int | None = None
-    ignored_kinds: frozenset[str] = frozenset()
-
-    def to_json(self) -> dict[str, Any]:
-        """The declaration as JSON, to hand to another process (`from_json` reads it)."""
-        options = {f.name: getattr(self.options, f.name)
-                   for f in dataclasses.fields(CheckOptions)}
-        if options["init"] is NOT_GIVEN:
-            del options["init"]
-        return {"checker": self.checker, "what": self.what, "per_key_ops": self.per_key_ops,
-                "ignored_kinds": sorted(self.ignored_kinds),
-                "options": options | {"consistency_models": list(self.options.consistency_models)}}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> OnlineCheck:
-        options = dict(data["options"])
-        options["consistency_models"] = tuple(options["consistency_models"])
-        return cls(checker=data["checker"], what=data["what"], options=CheckOptions(**options),
-                   per_key_ops=data["per_key_ops"],
-                   ignored_kinds=frozenset(data["ignored_kinds"]))
-
-    @property
-    def cheap(self) -> bool:
-        """Judged key by key: each key searched once or twice, so the whole run costs about
-        one offline check, spread over it. Cheap checks run unless switched off."""
-        return self.per_key_ops is not None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OnlineFinding:
-    """The first anomaly an online check found.
-
-    Attributes:
-        kind: the anomaly's kind, as its checker names it (``nonlinearizable``, ``G-single``…).
-        label: a few words for the live display (``key 7: stale read``).
-        op: the op at which it showed (the operation that could not be placed, or the
-            latest one the anomaly names), by its index in the history.
-        time_ns: when that op happened (its completion, if it has one), in the history's
-            time.
-        ops: every op the anomaly names, by index in the history.
-        explanation: what went wrong, in English; indices are the history's.
-        prefix_ops: how many ops of the history the judgment saw.
-    """
-
-    kind: str
-    label: str
-    op: int
-    time_ns: int
-    ops: tuple[int, ...]
-    explanation: str
-    prefix_ops: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "label": self.label, "op": self.op,
-                "at_s": round(self.time_ns / 1e9, 3), "ops": list(self.ops),
-                "explanation": self.explanation, "prefix_ops": self.prefix_ops}
-
-
-class OnlineChecker(Protocol):
-    """An incremental check (see `make_online_checker`)."""
-
-    def feed(self, op: Op) -> None:
-        """The next op of the history; ops come in history order, indices 0, 1, 2…"""
-        ...
-
-    def check(self, *, final: bool = False) -> OnlineFinding | None:
-        """Judge what is due; the first anomaly found, if any. ``final``: the history
-        ends here, judge everything fed (pending ops as info) regardless of pacing."""
-        ...
-
-    def progress(self) -> str:
-        """What has been judged so far, in a few words."""
-        ...
-
+from labrys.checkers._online_keys import PerKeyChecker
+from labrys.checkers._online_types import (
+    OnlineCheck,
+    OnlineChecker,
+    OnlineFinding,
+    first_finding,
+)
+from labrys.checkers._registry import CheckOptions, run_checker
+from labrys.history import History, Op
 
 KEY_BUDGET_S = 10.0
 """The most one key's online search may take."""
@@ -274,52 +189,8 @@ not named here has no online check."""
 def make_online_checker(check: OnlineCheck) -> OnlineChecker:
     """The incremental checker that judges as ``check`` declares."""
     if check.per_key_ops is not None:
-        from labrys.checkers._online_keys import PerKeyChecker
-
         return PerKeyChecker(check)
     return PrefixChecker(check)
-
-
-def first_finding(verdict: Verdict, check: OnlineCheck, ops: Sequence[Op], *,
-                  prefix_ops: int, label: Callable[[Anomaly], str] | None = None,
-                  index_of: Callable[[int], int] = lambda i: i) -> OnlineFinding | None:
-    """The first anomaly of an invalid ``verdict`` on ``ops`` that counts online.
-
-    Args:
-        verdict: the checker's verdict on a prefix (or on one key of it).
-        check: the declaration, for the kinds to ignore.
-        ops: the ops the verdict judged, in order, indexed from 0.
-        prefix_ops: how many ops of the whole history had been fed.
-        label: the display's words for the anomaly (default: its kind).
-        index_of: an index in ``ops`` to the op's index in the whole history.
-    """
-    if verdict.valid is not False:
-        return None
-    for anomaly in verdict.anomalies:
-        if anomaly.kind in check.ignored_kinds or not anomaly.ops:
-            continue
-        # Linearizability names the operation that could not be placed; otherwise the
-        # anomaly was complete with the latest operation it names.
-        stuck = anomaly.data.get("op") if check.checker == "linearizable" else None
-        at = stuck if isinstance(stuck, int) and 0 <= stuck < len(ops) else max(anomaly.ops)
-        done = _completion(ops, at)
-        return OnlineFinding(
-            kind=anomaly.kind, label=label(anomaly) if label else anomaly.kind,
-            op=index_of(at), time_ns=(done or ops[at]).time,
-            ops=tuple(index_of(i) for i in anomaly.ops), explanation=anomaly.explanation,
-            prefix_ops=prefix_ops)
-    return None
-
-
-def _completion(ops: Sequence[Op], index: int) -> Op | None:
-    """The completion of the invocation at ``index``, or None (pending, or not one)."""
-    op = ops[index]
-    if op.type is not OpType.INVOKE:
-        return None
-    for later in ops[index + 1:]:
-        if later.process == op.process:
-            return later
-    return None
 
 
 @dataclass(slots=True)

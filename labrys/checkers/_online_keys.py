@@ -32,7 +32,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from labrys.checkers._online import OnlineCheck, OnlineFinding, first_finding
+from labrys.checkers._online_types import OnlineCheck, OnlineFinding, first_finding
 from labrys.checkers._registry import run_checker
 from labrys.checkers._verdict import Anomaly
 from labrys.history import History, Op, OpType, Process

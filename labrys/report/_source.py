@@ -116,6 +116,9 @@ def load_run(run: Path) -> ReportSource:
         verdict, summary = results["verdict"], results.get("run")
         if summary and summary.get("error"):
             notes.append(f"The run failed: {summary['error']}")
+        online = (summary or {}).get("online") or {}
+        if online.get("note"):
+            notes.append(online["note"])
     history_path = run / "history.jsonl"
     if history_path.is_file():
         history = read_history(history_path, format="jsonl")
