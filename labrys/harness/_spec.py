@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labrys.errors import UsageError
+from labrys.errors import UsageError, brief
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -144,7 +144,7 @@ _KEYS = {
 
 def _check(ok: bool, key: str, value: object, expected: str) -> None:
     if not ok:
-        raise UsageError(f"{key}={value!r} is not valid; expected {expected}")
+        raise UsageError(f"{key}={brief(value)} is not valid; expected {expected}")
 
 
 def _to_plain(value: Any) -> Any:
@@ -162,15 +162,15 @@ def _coerce(key: str, value: Any) -> Any:
         if value is None and attr == "seed":
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise UsageError(f"{key}={value!r} is not valid; expected a whole number")
+            raise UsageError(f"{key}={brief(value)} is not valid; expected a whole number")
         return value
     if attr in ("nemesis_interval_s", "time_limit_s", "rate"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise UsageError(f"{key}={value!r} is not valid; expected a number")
+            raise UsageError(f"{key}={brief(value)} is not valid; expected a number")
         return float(value)
     if attr == "leave_running":
         if not isinstance(value, bool):
-            raise UsageError(f"{key}={value!r} is not valid; expected true or false")
+            raise UsageError(f"{key}={brief(value)} is not valid; expected true or false")
         return value
     if attr == "nemesis":
         return parse_nemesis(value)
@@ -178,12 +178,13 @@ def _coerce(key: str, value: Any) -> Any:
         return parse_topologies(value)
     if attr == "options":
         if not isinstance(value, Mapping):
-            raise UsageError(f"options={value!r} is not valid; expected a table of key = value")
+            raise UsageError(f"options={brief(value)} is not valid; "
+                             "expected a table of key = value")
         return {str(k): _option_text(v) for k, v in value.items()}
     if attr == "name" and value is None:
         return None
     if not isinstance(value, str):
-        raise UsageError(f"{key}={value!r} is not valid; expected text")
+        raise UsageError(f"{key}={brief(value)} is not valid; expected text")
     return value
 
 
@@ -192,7 +193,7 @@ def _option_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str | int | float):
         return str(value)
-    raise UsageError(f"option value {value!r} is not valid; expected text, a number or a bool")
+    raise UsageError(f"option value {brief(value)} is not valid; expected text, a number or a bool")
 
 
 def parse_nemesis(value: Any) -> tuple[str, ...]:
@@ -200,7 +201,7 @@ def parse_nemesis(value: Any) -> tuple[str, ...]:
     items = _comma_list("nemesis", value, "partition,kill")
     items = [item for item in items if item and item != "none"]
     if len(set(items)) != len(items):
-        raise UsageError(f"nemesis={value!r} names a fault twice; name each once")
+        raise UsageError(f"nemesis={brief(value)} names a fault twice; name each once")
     return tuple(items)
 
 
@@ -223,14 +224,15 @@ def _comma_list(key: str, value: Any, example: str) -> list[str]:
         return [part.strip() for part in value.split(",")]
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return [part.strip() for part in value]
-    raise UsageError(f"{key}={value!r} is not valid; expected a comma list such as '{example}'")
+    raise UsageError(f"{key}={brief(value)} is not valid; "
+                     f"expected a comma list such as '{example}'")
 
 
 def parse_option(text: str) -> tuple[str, str]:
     """``key=value`` from ``--option``; refuses anything else."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise UsageError(f"--option {text!r} is not valid; expected key=value, "
+        raise UsageError(f"--option {brief(text)} is not valid; expected key=value, "
                          "e.g. --option read_mode=serializable")
     return key.strip(), value.strip()
 
@@ -248,7 +250,7 @@ def spec_from_mapping(raw: Mapping[str, Any], *, source: str) -> dict[str, Any]:
         key = raw_key.replace("-", "_")
         if key not in _KEYS:
             raise UsageError(
-                f"{source}: unknown key {raw_key!r}; known keys: {', '.join(_KEYS)}"
+                f"{source}: unknown key {brief(raw_key)}; known keys: {', '.join(_KEYS)}"
             )
         try:
             out[_KEYS[key]] = _coerce(key, value)

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from labrys.errors import HistoryError, UsageError
+from labrys.errors import HistoryError, UsageError, brief
 from labrys.history._edn import dumps as edn_dumps
 from labrys.history._edn import iter_forms
 from labrys.history._history import History
@@ -81,7 +81,7 @@ def _edn_records(text: str) -> Iterator[tuple[int | None, Mapping[str, Any]]]:
 def _porcupine_kv_records(text: str) -> Iterator[tuple[int | None, Mapping[str, Any]]]:
     for line, form in iter_forms(text):
         if not isinstance(form, dict):
-            raise HistoryError(f"expected a map per line, got {form!r}", line=line)
+            raise HistoryError(f"expected a map per line, got {brief(form)}", line=line)
         record = dict(form)
         record["value"] = [record.pop("key", None), record.get("value")]
         yield line, record

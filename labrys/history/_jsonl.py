@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Self
 
-from labrys.errors import HistoryError
+from labrys.errors import HistoryError, brief
 from labrys.history._op import Op
 
 
@@ -30,7 +30,7 @@ def iter_jsonl_records(lines: Iterable[str]) -> Iterator[tuple[int, Mapping[str,
         except json.JSONDecodeError as e:
             raise HistoryError(f"not JSON ({e.msg}, column {e.colno})", line=number) from None
         if not isinstance(record, dict):
-            raise HistoryError(f"expected a JSON object per line, got {line.strip()[:60]}",
+            raise HistoryError(f"expected a JSON object per line, got {brief(line.strip())}",
                                line=number)
         yield number, record
 

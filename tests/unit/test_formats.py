@@ -93,3 +93,19 @@ def test_jsonl_round_trip(tmp_path):
     write_jsonl(original, tmp_path / "h.jsonl")
     assert [op.to_json() for op in read_history(tmp_path / "h.jsonl")] == [
         op.to_json() for op in original]
+
+
+# -- found by fuzzing (tests/fuzz): each case once made a reader fail its contract ------
+
+
+@pytest.mark.parametrize("text", [
+    '{"type":"invoke","process":0,"f":"read","time":"' + "x" * 20_000 + '"}',
+    '{"type":"' + "x" * 20_000 + '","process":0,"f":"read"}',
+    '{:process 0, :type :invoke, :f :read, :key 1, :value 1}\n[' + "1 " * 20_000 + "]",
+    '{"type":"invoke","process":0,"f":"' + "r" * 20_000 + '"}\n'
+    '{"type":"ok","process":0,"f":"read"}',
+])
+def test_a_huge_value_in_an_error_is_shown_cut_short(text):
+    with pytest.raises(HistoryError) as e:
+        parse_history(text)
+    assert len(str(e.value)) < 400 and "\n" not in str(e.value)

@@ -97,3 +97,11 @@ def test_unknown_options_are_refused_listing_the_known_ones_by_owner():
         check_known({"raed_mode": "x"}, ("target etcd", TABLE), ("workload register", {}))
     assert str(e.value) == ("unknown --option 'raed_mode'; known options are "
                             "(target etcd: read_mode; workload register: none)")
+
+
+def test_a_huge_bad_value_is_shown_cut_short(tmp_path: Path):
+    path = tmp_path / "spec.toml"
+    path.write_text(f'time_limit = "{"x" * 20_000}"\n')
+    with pytest.raises(UsageError) as e:
+        build_spec(load_spec_file(path))
+    assert "time_limit='xxxx" in str(e.value) and len(str(e.value)) < 400
