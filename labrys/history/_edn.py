@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from labrys.errors import HistoryError
+from labrys.history._limits import MAX_DEPTH, too_deep_error
 
 _TOKEN = re.compile(
     r"""
@@ -124,6 +125,8 @@ def iter_forms(text: str, *, first_line: int = 1) -> Iterator[tuple[int, Any]]:
             line += token.count("\n")
             continue
         if kind == "open":
+            if len(stack) == MAX_DEPTH:
+                raise too_deep_error(line)
             stack.append((token, [], line))
             continue
         if kind == "discard":

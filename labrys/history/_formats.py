@@ -21,7 +21,6 @@ explicitly to override the guess.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -31,7 +30,7 @@ from labrys.errors import HistoryError, UsageError, brief
 from labrys.history._edn import dumps as edn_dumps
 from labrys.history._edn import iter_forms
 from labrys.history._history import History
-from labrys.history._jsonl import iter_jsonl_records
+from labrys.history._jsonl import decode_json, iter_jsonl_records
 from labrys.history._op import Op
 
 FORMATS = ("jsonl", "jepsen-edn", "elle-cli-json", "porcupine-etcd", "porcupine-kv")
@@ -110,10 +109,7 @@ def _porcupine_etcd_records(text: str) -> Iterator[tuple[int | None, Mapping[str
 
 
 def _elle_cli_json_records(text: str) -> Iterator[tuple[int | None, Mapping[str, Any]]]:
-    try:
-        ops = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise HistoryError(f"not JSON ({e.msg})", line=e.lineno) from None
+    ops = decode_json(text)
     if not isinstance(ops, list):
         raise HistoryError("elle-cli JSON is one array of ops; this is not an array")
     for op in ops:

@@ -109,3 +109,22 @@ def test_a_huge_value_in_an_error_is_shown_cut_short(text):
     with pytest.raises(HistoryError) as e:
         parse_history(text)
     assert len(str(e.value)) < 400 and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("text", [
+    '{"type":"invoke","process":0,"f":"read","value":' + "[" * 5_000 + "]" * 5_000 + "}",
+    '{"type":"invoke","process":0,"f":"read","value":' + "[" * 101 + "]" * 101 + "}",
+    "[" + "[" * 5_000 + "]" * 5_000 + "]",
+    "{:type :invoke, :process 0, :f :read, :value " + "[" * 100_000 + "]" * 100_000 + "}",
+    "[{:type :invoke, :process 0, :f " + "{:a " * 101 + "1" + "}" * 101 + "}]",
+])
+def test_values_nested_past_the_limit_are_refused_in_one_line(text):
+    with pytest.raises(HistoryError, match="nested more than 100 levels deep"):
+        parse_history(text)
+
+
+def test_values_nested_up_to_the_limit_are_read():
+    deep = "[" * 99 + "1" + "]" * 99
+    for text in (f'{{"type":"invoke","process":0,"f":"read","value":{deep}}}',
+                 f"{{:type :invoke, :process 0, :f :read, :value {deep}}}"):
+        assert parse_history(text)[0].value is not None
