@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from labrys.errors import HistoryError
-from labrys.history._limits import MAX_DEPTH, too_deep_error
+from labrys.history._limits import MAX_DEPTH, too_deep_error, too_long_number_error
 
 _TOKEN = re.compile(
     r"""
@@ -150,7 +150,10 @@ def iter_forms(text: str, *, first_line: int = 1) -> Iterator[tuple[int, Any]]:
                                else body)
             form_line = line
         else:
-            value = _atom(token)
+            try:
+                value = _atom(token)
+            except ValueError:  # an integer of more digits than Python converts
+                raise too_long_number_error(line, token) from None
             form_line = line
         if discard:
             discard -= 1

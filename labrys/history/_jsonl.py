@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import IO, Any, Self
 
 from labrys.errors import HistoryError, brief
-from labrys.history._limits import MAX_DEPTH, nested_too_deep, too_deep_error
+from labrys.history._limits import (
+    MAX_DEPTH,
+    nested_too_deep,
+    too_deep_error,
+    too_long_number_error,
+)
 from labrys.history._op import Op
 
 
@@ -30,6 +35,8 @@ def decode_json(text: str, *, line: int | None = None) -> Any:
                            line=e.lineno if line is None else line) from None
     except RecursionError:
         raise too_deep_error(line) from None
+    except ValueError:  # the only other thing json.loads refuses: too many digits
+        raise too_long_number_error(line) from None
     # Counting brackets is cheap; the walk runs only where the count allows deep nesting.
     if text.count("[") + text.count("{") > MAX_DEPTH and nested_too_deep(value):
         raise too_deep_error(line)

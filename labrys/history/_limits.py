@@ -16,10 +16,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from labrys.errors import HistoryError
+from labrys.errors import HistoryError, brief
 
 MAX_DEPTH = 100
 """The deepest nesting of lists and maps a history value may have."""
+
+
+def too_long_number_error(line: int | None, text: str | None = None) -> HistoryError:
+    """The error for an integer past Python's 4,300 decimal digits (Python refuses to
+    convert longer ones, since doing so takes time quadratic in their length)."""
+    number = "a number" if text is None else f"the number {brief(text)}"
+    return HistoryError(f"{number} has more than 4300 digits; no history needs one that "
+                        "long: is this a history?", line=line)
 
 
 def too_deep_error(line: int | None) -> HistoryError:

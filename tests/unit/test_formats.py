@@ -128,3 +128,14 @@ def test_values_nested_up_to_the_limit_are_read():
     for text in (f'{{"type":"invoke","process":0,"f":"read","value":{deep}}}',
                  f"{{:type :invoke, :process 0, :f :read, :value {deep}}}"):
         assert parse_history(text)[0].value is not None
+
+
+@pytest.mark.parametrize("text", [
+    '{"type":"invoke","process":' + "9" * 5_000 + ',"f":"read"}',
+    '[{"type":"invoke","process":0,"f":"read","value":' + "9" * 5_000 + "}]",
+    "{:type :invoke, :process 0, :f :read, :value " + "9" * 5_000 + "}",
+    "INFO  jepsen.util - 0 :invoke :read " + "9" * 5_000 + "N",
+])
+def test_integers_of_more_than_4300_digits_are_refused_in_one_line(text):
+    with pytest.raises(HistoryError, match="has more than 4300 digits"):
+        parse_history(text)
