@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from labrys.errors import HistoryError
+from labrys.errors import HistoryError, brief
 from labrys.history._limits import MAX_DEPTH, too_deep_error, too_long_number_error
 
 _TOKEN = re.compile(
@@ -154,6 +154,9 @@ def iter_forms(text: str, *, first_line: int = 1) -> Iterator[tuple[int, Any]]:
                 value = _atom(token)
             except ValueError:  # an integer of more digits than Python converts
                 raise too_long_number_error(line, token) from None
+            except (ZeroDivisionError, OverflowError):  # a ratio a float cannot hold
+                raise HistoryError(f"the ratio {brief(token)} divides by zero or is too large "
+                                   "for a number", line=line) from None
             form_line = line
         if discard:
             discard -= 1
