@@ -12,7 +12,8 @@ read from JSON:
   except ``nil``/``true``/``false``;
 - vectors and lists become lists; sets (``#{…}``) become lists too, sorted when
   their elements allow it (set workloads only compare membership);
-- maps become dicts; a map key that is itself a collection becomes a tuple;
+- maps become dicts; a map key that is itself a collection becomes a tuple (a map
+  key a frozenset of its entries);
 - tagged literals (``#jepsen.history.Op{…}``, ``#inst "…"``, ``#uuid "…"``) become
   the value they tag; ``#_`` discards the next form; ``;`` starts a comment;
 - ratios (``1/3``) become floats, ``123N`` and ``1.5M`` become int and float.
@@ -79,10 +80,12 @@ def _atom(text: str) -> Any:
 
 
 def _hashable(value: Any) -> Any:
+    """A map key made hashable: lists become tuples, maps frozen sets of their entries
+    (a set, not a sorted tuple: keys of different types do not sort)."""
     if isinstance(value, list):
         return tuple(_hashable(v) for v in value)
     if isinstance(value, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+        return frozenset((k, _hashable(v)) for k, v in value.items())
     return value
 
 
