@@ -21,6 +21,7 @@ indices (gaps, or none) are renumbered on reading, and the file's own index is k
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
@@ -69,7 +70,8 @@ def op_from_dict(raw: Mapping[str, Any], *, index: int, line: int | None = None)
     if not isinstance(f, str):
         f = str(f)
     time = raw.get("time", 0)
-    if isinstance(time, bool) or not isinstance(time, int | float):
+    if isinstance(time, bool) or not isinstance(time, int | float) or (
+            isinstance(time, float) and not math.isfinite(time)):
         raise HistoryError(f"time must be a number of nanoseconds, got {brief(time)}", line=line,
                            op_index=index)
     extra = {k: v for k, v in raw.items() if k not in _KNOWN_FIELDS}

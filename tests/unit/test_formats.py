@@ -139,3 +139,10 @@ def test_values_nested_up_to_the_limit_are_read():
 def test_integers_of_more_than_4300_digits_are_refused_in_one_line(text):
     with pytest.raises(HistoryError, match="has more than 4300 digits"):
         parse_history(text)
+
+
+@pytest.mark.parametrize("time", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_time_that_is_no_finite_number_is_refused_in_one_line(time):
+    # Found by fuzzing: int(nan) raised ValueError and int(inf) OverflowError.
+    with pytest.raises(HistoryError, match="time must be a number of nanoseconds, got"):
+        parse_history(f'{{"type":"invoke","process":0,"f":"read","time":{time}}}')
