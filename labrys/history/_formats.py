@@ -31,6 +31,7 @@ from labrys.history._edn import dumps as edn_dumps
 from labrys.history._edn import iter_forms
 from labrys.history._history import History
 from labrys.history._jsonl import decode_json, iter_jsonl_records
+from labrys.history._limits import bounded_lines, read_bounded
 from labrys.history._op import Op
 
 FORMATS = ("jsonl", "jepsen-edn", "elle-cli-json", "porcupine-etcd", "porcupine-kv")
@@ -142,7 +143,8 @@ def read_history(path: str | Path, *, format: str | None = None) -> History:
     """Read and validate the history in ``path``.
 
     JSON Lines is read line by line; the other formats are read whole (their files are
-    written by tools that hold the whole history in memory anyway).
+    written by tools that hold the whole history in memory anyway). Either way no line
+    longer than `labrys.history._limits.MAX_LINE_CHARS` is ever held: it is refused.
 
     Raises:
         UsageError: the file does not exist or ``format`` is unknown.
@@ -153,10 +155,10 @@ def read_history(path: str | Path, *, format: str | None = None) -> History:
         with path.open(encoding="utf-8") as f:
             head = f.read(4096)
             chosen = format or detect_format(head)
+            f.seek(0)
             if chosen == "jsonl":
-                f.seek(0)
-                return History.from_records(iter_jsonl_records(f))
-            text = head + f.read()
+                return History.from_records(iter_jsonl_records(bounded_lines(f)))
+            text = read_bounded(f)
         return parse_history(text, format=chosen)
     except FileNotFoundError:
         raise UsageError(f"no such history file: {path}") from None

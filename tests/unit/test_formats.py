@@ -4,7 +4,9 @@ import pytest
 
 from labrys.errors import HistoryError, UsageError
 from labrys.history import (
+    FORMATS,
     OpType,
+    _limits,
     detect_format,
     parse_history,
     read_history,
@@ -146,3 +148,45 @@ def test_a_time_that_is_no_finite_number_is_refused_in_one_line(time):
     # Found by fuzzing: int(nan) raised ValueError and int(inf) OverflowError.
     with pytest.raises(HistoryError, match="time must be a number of nanoseconds, got"):
         parse_history(f'{{"type":"invoke","process":0,"f":"read","time":{time}}}')
+
+
+def _sparse_file(path, head: bytes, size: int):
+    """``head`` then NULs up to ``size`` bytes, taking no disk (a sparse file)."""
+    with path.open("wb") as f:
+        f.write(head)
+        f.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize("format", [None, *FORMATS])
+def test_a_line_past_the_limit_is_refused_having_read_only_the_limit(
+        tmp_path, monkeypatch, format):
+    # Found by fuzzing: a 1 GB line was read whole (and parsed) before anything was said.
+    # The limit is lowered to 1 MiB so that the test reads 1 MiB of the 1 GiB, not 64.
+    monkeypatch.setattr(_limits, "MAX_LINE_CHARS", 1 << 20)
+    path = _sparse_file(tmp_path / "huge", b'{"type":"invoke","value":"', 1 << 30)
+    reads = []
+    real_open = type(path).open
+
+    def counting_open(self, *args, **kwargs):
+        f = real_open(self, *args, **kwargs)
+        real_read, real_readline = f.read, f.readline
+        f.read = lambda n=-1: reads.append(n) or real_read(n)
+        f.readline = lambda n=-1: reads.append(n) or real_readline(n)
+        return f
+
+    monkeypatch.setattr(type(path), "open", counting_open)
+    with pytest.raises(HistoryError, match="line 1: this line is longer than 1 MiB"):
+        read_history(path, format=format)
+    assert -1 not in reads and sum(reads) < 4 << 20
+
+
+def test_lines_up_to_the_limit_are_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(_limits, "MAX_LINE_CHARS", 100)
+    lines = [f'{{"type":"invoke","process":{p},"f":"read","value":"{"x" * 40}"}}'
+             for p in range(3)]
+    path = tmp_path / "h.jsonl"
+    path.write_text("\n".join(lines))
+    assert len(read_history(path)) == 3
+    path.write_text("[" + ",\n".join(lines[:2]) + "]\n")
+    assert len(read_history(path, format="elle-cli-json")) == 2
