@@ -259,30 +259,54 @@ def spec_from_mapping(raw: Mapping[str, Any], *, source: str) -> dict[str, Any]:
     return out
 
 
+_MAX_SPEC_CHARS = 1 << 20
+"""A spec is a few lines; a larger file is not one (and is never read whole)."""
+
+
 def load_spec_file(path: Path) -> dict[str, Any]:
     """Attribute values from a TOML spec or from an earlier run's ``test.json``.
 
     Raises:
-        UsageError: the file is missing, does not parse, or holds an unknown key or a
-            bad value.
+        UsageError: the file is missing, larger than 1 MiB, not UTF-8, does not parse,
+            or holds an unknown key or a bad value.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as f:
+            text = f.read(_MAX_SPEC_CHARS + 1)
     except OSError as e:
         raise UsageError(f"cannot read the spec {path}: {e.strerror}; check the path") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a text file (not UTF-8); a spec is TOML or a run's "
+                         "test.json") from None
+    if len(text) > _MAX_SPEC_CHARS:
+        raise UsageError(f"{path}: larger than 1 MiB; a spec is a few lines of TOML or a "
+                         "run's test.json")
+    data = _parse_spec_text(path, text)
     if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise UsageError(f"{path}: not JSON ({e.msg}, line {e.lineno})") from None
         if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
             raise UsageError(f"{path}: no 'spec' object; --replay takes a run's test.json")
         return spec_from_mapping(data["spec"], source=str(path))
+    return spec_from_mapping(data, source=str(path))
+
+
+def _parse_spec_text(path: Path, text: str) -> Any:
+    """The JSON (``.json``) or TOML in ``text``.
+
+    Raises:
+        UsageError: it does not parse, nests deeper than the parser follows, or holds an
+            integer of more than 4300 digits (which Python refuses to convert).
+    """
+    what = "JSON" if path.suffix == ".json" else "TOML"
     try:
-        data = tomllib.loads(text)
+        return json.loads(text) if what == "JSON" else tomllib.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path}: not JSON ({e.msg}, line {e.lineno})") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path}: not valid TOML ({e})") from None
-    return spec_from_mapping(data, source=str(path))
+    except RecursionError:
+        raise UsageError(f"{path}: not a spec: its {what} nests too deeply") from None
+    except ValueError:  # what else the parsers refuse: an integer of too many digits
+        raise UsageError(f"{path}: not a spec: a number has more than 4300 digits") from None
 
 
 def build_spec(*layers: Mapping[str, Any]) -> TestSpec:

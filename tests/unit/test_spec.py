@@ -105,3 +105,21 @@ def test_a_huge_bad_value_is_shown_cut_short(tmp_path: Path):
     with pytest.raises(UsageError) as e:
         build_spec(load_spec_file(path))
     assert "time_limit='xxxx" in str(e.value) and len(str(e.value)) < 400
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("spec.toml", b"nodes = 3\n\xff\n", r"not a text file \(not UTF-8\)"),
+    ("spec.toml", b"nodes = " + b"9" * 5_000, "a number has more than 4300 digits"),
+    ("test.json", b'{"spec": {"seed": ' + b"9" * 5_000 + b"}}", "more than 4300 digits"),
+    ("spec.toml", b"a = " + b"[" * 5_000 + b"]" * 5_000, "its TOML nests too deeply"),
+    ("test.json", b'{"spec": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", "its JSON nests too"),
+    ("spec.toml", b"# " + b"x" * (1 << 20) + b"\n", "larger than 1 MiB"),
+])
+def test_files_no_parser_can_read_are_refused_in_one_line(tmp_path: Path, name, content,
+                                                          message):
+    # Found by fuzzing: UnicodeDecodeError, ValueError (Python's 4300-digit limit on
+    # integers) and RecursionError escaped load_spec_file as tracebacks.
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(UsageError, match=message):
+        load_spec_file(path)
