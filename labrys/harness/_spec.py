@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -165,8 +166,9 @@ def _coerce(key: str, value: Any) -> Any:
             raise UsageError(f"{key}={brief(value)} is not valid; expected a whole number")
         return value
     if attr in ("nemesis_interval_s", "time_limit_s", "rate"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise UsageError(f"{key}={brief(value)} is not valid; expected a number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+                value):
+            raise UsageError(f"{key}={brief(value)} is not valid; expected a finite number")
         return float(value)
     if attr == "leave_running":
         if not isinstance(value, bool):

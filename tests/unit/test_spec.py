@@ -45,7 +45,7 @@ def test_a_replayed_test_json_gives_back_the_same_spec(tmp_path: Path):
     ("nodes = 'three'\n", "nodes='three' is not valid; expected a whole number"),
     ("nodes = 0\n", "nodes=0 is not valid; expected a count from 1 to 64"),
     ("time_limit = -1\n", "time_limit=-1.0 is not valid; expected a positive number"),
-    ("rate = true\n", "rate=True is not valid; expected a number"),
+    ("rate = true\n", "rate=True is not valid; expected a finite number"),
     ("runtime = 'docker'\n", "runtime='docker' is not valid; expected 'local'"),
     ("nemesis = 'kill,kill'\n", "names a fault twice"),
     ("leave_running = 'yes'\n", "expected true or false"),
@@ -122,4 +122,14 @@ def test_files_no_parser_can_read_are_refused_in_one_line(tmp_path: Path, name, 
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(UsageError, match=message):
+        load_spec_file(path)
+
+
+@pytest.mark.parametrize("text", ["time_limit = inf\n", "nemesis_interval = inf\n",
+                                  "rate = inf\n", "rate = nan\n"])
+def test_a_time_or_rate_that_is_no_finite_number_is_refused(tmp_path: Path, text):
+    # TOML has inf and nan; an infinite time limit would run forever.
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    with pytest.raises(UsageError, match="expected a finite number"):
         load_spec_file(path)
