@@ -51,7 +51,7 @@ only within its cyclic components.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from labrys.checkers._causal_order import CausalOrder
@@ -285,22 +285,15 @@ class _Builder:
         """For a state read of x and y: the write of y that x's writer made before x."""
         rw, orig = view.rw, view.orig
         mask = BIT[MW]  # session's state edges hold these
-        for reads, _ in _multi_key_ops(view):
-            for rx in reads:
-                wx = rw.source[rx]
-                if wx < 0:
-                    continue
-                for ry in reads:
-                    if ry == rx:
-                        continue
-                    found = order.writes.get((rw.session[wx], rw.key[ry]))
-                    if found is None:
-                        continue
-                    i = bisect.bisect_left(found[0], rw.seq[wx]) - 1
-                    if i >= 0 and found[1][i] != rw.source[ry]:
-                        w1 = found[1][i]
-                        self.add(orig[w1], self.observed(view, ry), MW_STATE, mask,
-                                 (orig[w1], orig[wx], orig[rx], orig[ry]))
+        for rx, wx, ry in _read_pairs(view):
+            found = order.writes.get((rw.session[wx], rw.key[ry]))
+            if found is None:
+                continue
+            i = bisect.bisect_left(found[0], rw.seq[wx]) - 1
+            if i >= 0 and found[1][i] != rw.source[ry]:
+                w1 = found[1][i]
+                self.add(orig[w1], self.observed(view, ry), MW_STATE, mask,
+                         (orig[w1], orig[wx], orig[rx], orig[ry]))
 
     def wfr_state(self, view: View, order: CausalOrder) -> None:
         """For a state read of x and y: what x's closure under writes-follow-reads read
@@ -317,31 +310,24 @@ class _Builder:
                         readers.setdefault(rw.key[r], []).append(s)
                     seqs.append(rw.seq[r])
                     events.append(r)
-        for reads, _ in _multi_key_ops(view):
-            for rx in reads:
-                wx = rw.source[rx]
-                if wx < 0:
+        for rx, wx, ry in _read_pairs(view):
+            y, target = rw.key[ry], rw.source[ry]
+            sessions = (order.ahead(wx, target) if target >= 0 else readers.get(y, ()))
+            for s in sessions:
+                found = reads_of.get((s, y))
+                if found is None:
                     continue
-                for ry in reads:
-                    if ry == rx:
-                        continue
-                    y, target = rw.key[ry], rw.source[ry]
-                    sessions = (order.ahead(wx, target) if target >= 0 else readers.get(y, ()))
-                    for s in sessions:
-                        found = reads_of.get((s, y))
-                        if found is None:
-                            continue
-                        seqs, events = found
-                        # Reads target's past holds are ordered before it already.
-                        lo = 0 if target < 0 else bisect.bisect_left(seqs, order.known(target, s))
-                        hi = bisect.bisect_left(seqs, order.known(wx, s))
-                        for r in events[lo:hi]:
-                            w = rw.source[r]
-                            if w >= 0 and w != target:
-                                self.add(orig[w], self.observed(view, ry), WFR_STATE, mask,
-                                         (orig[r], orig[rx], orig[ry]))
-                                if target < 0:  # one write in a state read as initial
-                                    break  # suffices to show the contradiction
+                seqs, events = found
+                # Reads target's past holds are ordered before it already.
+                lo = 0 if target < 0 else bisect.bisect_left(seqs, order.known(target, s))
+                hi = bisect.bisect_left(seqs, order.known(wx, s))
+                for r in events[lo:hi]:
+                    w = rw.source[r]
+                    if w >= 0 and w != target:
+                        self.add(orig[w], self.observed(view, ry), WFR_STATE, mask,
+                                 (orig[r], orig[rx], orig[ry]))
+                        if target < 0:  # one write in a state read as initial
+                            break  # suffices to show the contradiction
 
     def all_state(self, view: View, order: CausalOrder) -> None:
         """With all four guarantees, an operation's state is the causal past of its
@@ -406,6 +392,19 @@ class _RangeHubs:
 
 def _multi_key_ops(view: View) -> list[tuple[list[int], list[int]]]:
     return [op for ops in view.ops for op in ops if len(op[0]) > 1]
+
+
+def _read_pairs(view: View) -> Iterator[tuple[int, int, int]]:
+    """``(rx, wx, ry)`` for every two reads of an operation's state, rx of a write wx."""
+    rw = view.rw
+    for reads, _ in _multi_key_ops(view):
+        for rx in reads:
+            wx = rw.source[rx]
+            if wx < 0:
+                continue
+            for ry in reads:
+                if ry != rx:
+                    yield rx, wx, ry
 
 
 def build(n_events: int, views: Sequence[View], wanted: Sequence[str]) -> Built:

@@ -43,6 +43,7 @@ from labrys.checkers._session import (
     check_writes_follow_reads,
 )
 from labrys.history import History
+from tests.unit.op_rows import interleaved
 
 SESSION_CHECKS = (check_read_your_writes, check_monotonic_reads, check_monotonic_writes,
                   check_writes_follow_reads)
@@ -98,14 +99,10 @@ def register_programs(draw: st.DrawFn) -> Programs:
 
 def to_history(programs: Programs, rnd: random.Random, *, keyed: bool = False) -> History:
     """The programs as a history, invocations and completions interleaved at random."""
-    pending = [[(p, op, stage) for op in prog for stage in ("invoke", "complete")]
-               for p, prog in enumerate(programs)]
     records = []
-    while any(pending):
-        p = rnd.choice([i for i, events in enumerate(pending) if events])
-        _, op, stage = pending[p].pop(0)
+    for p, op, completed in interleaved(programs, rnd):
         f = {"r": "read", "w": "write", "cas": "cas"}[op.f]
-        if stage == "invoke":
+        if not completed:
             value = None if op.f == "r" else op.value
             type_ = "invoke"
         else:

@@ -52,6 +52,7 @@ from labrys.checkers._session import (
     check_writes_follow_reads,
 )
 from labrys.history import History
+from tests.unit.op_rows import interleaved
 
 ALL = "session"
 CHECKS = {RYW: check_read_your_writes, MR: check_monotonic_reads,
@@ -148,13 +149,9 @@ def programs(draw: st.DrawFn, shape: str) -> Programs:
 
 def to_history(progs: Programs, rnd: random.Random, *, shape: str) -> History:
     """The programs as a history, invocations and completions interleaved at random."""
-    pending = [[(p, op, stage) for op in prog for stage in ("invoke", "complete")]
-               for p, prog in enumerate(progs)]
     records = []
-    while any(pending):
-        p = rnd.choice([i for i, events in enumerate(pending) if events])
-        _, op, stage = pending[p].pop(0)
-        done = stage == "complete" and op.type == "ok"
+    for p, op, completed in interleaved(progs, rnd):
+        done = completed and op.type == "ok"
         if op.f == "txn":
             value: Any = [[m.kind, m.key, m.value if (m.kind == "w" or done) else None]
                           for m in op.mops]
@@ -167,7 +164,7 @@ def to_history(progs: Programs, rnd: random.Random, *, shape: str) -> History:
             else:
                 v = [op.mops[0].value, op.mops[1].value]
             value = v if shape == "register" else [key, v]
-        records.append({"process": p, "type": "invoke" if stage == "invoke" else op.type,
+        records.append({"process": p, "type": op.type if completed else "invoke",
                         "f": op.f, "value": value})
     return History.from_records((None, r) for r in records)
 
