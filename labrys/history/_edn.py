@@ -27,7 +27,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from labrys.errors import HistoryError, brief
-from labrys.history._limits import MAX_DEPTH, too_deep_error, too_long_number_error
+from labrys.history._limits import (
+    MAX_DEPTH,
+    SURROGATE,
+    too_deep_error,
+    too_long_number_error,
+    whole_pairs,
+)
 
 _TOKEN = re.compile(
     r"""
@@ -161,6 +167,8 @@ def iter_forms(text: str, *, first_line: int = 1) -> Iterator[tuple[int, Any]]:
                 raise HistoryError(f"the ratio {brief(token)} divides by zero or is too large "
                                    "for a number", line=line) from None
             form_line = line
+        if type(value) is str and SURROGATE.search(value):
+            value = whole_pairs(value, form_line)
         if discard:
             discard -= 1
             continue

@@ -11,6 +11,9 @@ ever holding a bad file whole:
   half a million ops. Readers take lines from the file with this bound, so a 1 GB line
   is refused after reading 64 MiB of it, and a larger history is read by lines as
   long as its lines are short.
+- Text is Unicode: a string holding half of a UTF-16 surrogate pair (JSON's and EDN's
+  ``\ud800`` escapes allow one) cannot be printed or written as UTF-8, so it is
+  refused; EDN's escapes of a whole pair read as the one character they stand for.
 - A value is nested at most `MAX_DEPTH` levels deep. Jepsen's deepest values (a
   transaction of micro-ops reading lists) are four or five levels; a limit far above
   that keeps every recursive function downstream (freezing values for the checkers,
@@ -20,6 +23,7 @@ ever holding a bad file whole:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -32,6 +36,8 @@ MAX_DEPTH = 100
 """The deepest nesting of lists and maps a history value may have."""
 
 _CHUNK = 1 << 20
+SURROGATE = re.compile("[\ud800-\udfff]")
+"""Half of a UTF-16 surrogate pair, which no Unicode text holds."""
 
 
 def line_too_long(number: int) -> HistoryError:
@@ -95,6 +101,40 @@ def read_bounded(f: TextIO) -> str:
             raise line_too_long(number)
         chunks.append(chunk)
     return "".join(chunks)
+
+
+def surrogate_error(line: int | None) -> HistoryError:
+    """The error for a string holding half of a UTF-16 surrogate pair."""
+    return HistoryError("a string holds half of a UTF-16 surrogate pair (an escape such as "
+                        "\\ud800 without its partner), which is not Unicode text", line=line)
+
+
+def whole_pairs(text: str, line: int | None) -> str:
+    """``text`` with each UTF-16 surrogate pair made the one character it stands for.
+
+    Raises:
+        HistoryError: half of a pair stands alone.
+    """
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise surrogate_error(line) from None
+
+
+def holds_surrogate(value: Any) -> bool:
+    """Whether any string in ``value`` (keys of maps too) holds a surrogate."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is str:
+            if SURROGATE.search(v):
+                return True
+        elif type(v) is list:
+            stack.extend(v)
+        elif type(v) is dict:
+            stack.extend(v)
+            stack.extend(v.values())
+    return False
 
 
 def nested_too_deep(value: Any) -> bool:

@@ -115,6 +115,8 @@ BAD_FILES = {
     "deep.json": b"[" + b"[" * 100_000 + b"]" * 100_000 + b"]",
     "truncated.edn": b"[{:type :invoke, :process 0, :f :read",
     "binary.jsonl": bytes(range(256)),
+    "lone-surrogate.jsonl": b'{"type":"invoke","process":0,"f":"write","value":"\\ud800"}\n'
+                            b'{"type":"ok","process":0,"f":"write","value":"\\ud800"}\n',
 }
 
 
@@ -128,7 +130,7 @@ def _labrys(*args: str) -> subprocess.CompletedProcess[str]:
 def test_labrys_check_on_a_bad_file_exits_255_with_one_line(name: str, tmp_path: Path) -> None:
     path = tmp_path / name
     path.write_bytes(BAD_FILES[name])
-    done = _labrys("check", "--checker", "stats", str(path))
+    done = _labrys("check", "--checker", "linearizable", str(path))
     assert done.returncode == 255, (done.stdout, done.stderr)
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("labrys: "), done.stderr
     assert "Traceback" not in done.stderr + done.stdout

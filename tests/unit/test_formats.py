@@ -190,3 +190,22 @@ def test_lines_up_to_the_limit_are_read(tmp_path, monkeypatch):
     assert len(read_history(path)) == 3
     path.write_text("[" + ",\n".join(lines[:2]) + "]\n")
     assert len(read_history(path, format="elle-cli-json")) == 2
+
+
+@pytest.mark.parametrize("text", [
+    '{"type":"invoke","process":0,"f":"write","value":"\\ud800"}',
+    '[{"type":"invoke","process":0,"f":"write","value":{"\\udfff":1}}]',
+    '{:type :invoke, :process 0, :f :write, :value "\\ud83d"}',
+    "{:type :invoke, :process 0, :f :write, :value \\ud800}",
+])
+def test_half_a_surrogate_pair_is_refused_in_one_line(text):
+    # Found by fuzzing through the command line: such a string read as a value, then
+    # crashed `labrys check` printing it (UTF-8 cannot encode it).
+    with pytest.raises(HistoryError, match="half of a UTF-16 surrogate pair"):
+        parse_history(text)
+
+
+def test_escapes_of_a_whole_surrogate_pair_read_as_one_character():
+    for text in ('{"type":"invoke","process":0,"f":"write","value":"\\ud83d\\ude00"}',
+                 '{:type :invoke, :process 0, :f :write, :value "\\ud83d\\ude00"}'):
+        assert parse_history(text)[0].value == "\U0001f600"
