@@ -9,7 +9,10 @@ The contract, for *any* file:
 - the error is one short line (at most `MAX_MESSAGE` characters, no newline), so that
   the user can read it and a script can grep it;
 - the reader returns within `TIME_LIMIT_S` seconds on the inputs the fuzzers make (the
-  watchdog turns a hang into a failure naming the input).
+  watchdog turns a hang into a failure naming the input);
+- what it returns is safe to use: a history's strings are Unicode text (they can be
+  printed) and its values are nested no deeper than the readers promise
+  (`history_is_usable`).
 
 Readers are reached through the public entry points only (`read_history`,
 `parse_history`, `load_spec_file` and `build_spec`), so that whatever implementation
@@ -31,7 +34,7 @@ from typing import Any
 
 from labrys.errors import LabrysError
 from labrys.harness._spec import build_spec, load_spec_file
-from labrys.history import FORMATS, parse_history, read_history
+from labrys.history import FORMATS, History, parse_history, read_history
 
 MAX_MESSAGE = 1000
 """The longest error line a reader may print (a path of a few hundred characters included)."""
@@ -58,6 +61,7 @@ class Reader:
         seeds: the family of structured documents to mutate for it.
         in_memory: the reader is an in-memory API (it is handed the whole text), so
             the tests of files too big to hold skip it.
+        usable: raises AssertionError when what the reader returned is not safe to use.
     """
 
     name: str
@@ -65,6 +69,7 @@ class Reader:
     suffix: str
     seeds: str
     in_memory: bool = False
+    usable: Callable[[Any], None] = lambda value: None
 
 
 def _history_text(path: Path) -> Any:
@@ -78,11 +83,31 @@ def _spec(path: Path) -> Any:
     return build_spec(load_spec_file(path))
 
 
+MAX_DEPTH = 100
+"""How deep the readers promise a value is nested at most (`labrys.history._limits`)."""
+
+
+def history_is_usable(history: History) -> None:
+    """Every string of every op encodes as UTF-8, and no value nests past `MAX_DEPTH`."""
+    for op in history:
+        stack = [(op.to_json(), 1)]
+        while stack:
+            value, depth = stack.pop()
+            assert depth <= MAX_DEPTH + 1, f"op {op.index} nests deeper than {MAX_DEPTH}"
+            if isinstance(value, str):
+                value.encode("utf-8")  # UnicodeEncodeError: not printable text
+            elif isinstance(value, list | tuple):
+                stack.extend((v, depth + 1) for v in value)
+            elif isinstance(value, dict):
+                stack.extend((v, depth + 1) for v in (*value, *value.values()))
+
+
 READERS: tuple[Reader, ...] = (
-    Reader("history", read_history, ".jsonl", HISTORY),
-    *(Reader(f"history-{f}", partial(read_history, format=f), ".txt", HISTORY)
-      for f in FORMATS),
-    Reader("history-text", _history_text, ".txt", HISTORY, in_memory=True),
+    Reader("history", read_history, ".jsonl", HISTORY, usable=history_is_usable),
+    *(Reader(f"history-{f}", partial(read_history, format=f), ".txt", HISTORY,
+             usable=history_is_usable) for f in FORMATS),
+    Reader("history-text", _history_text, ".txt", HISTORY, in_memory=True,
+           usable=history_is_usable),
     Reader("spec-toml", _spec, ".toml", SPEC),
     Reader("spec-test-json", _spec, ".json", SPEC),
 )
@@ -117,7 +142,9 @@ def holds_contract(reader: Reader, data: bytes, folder: Path) -> Any:
     path.write_bytes(data)
     try:
         with watchdog(TIME_LIMIT_S):
-            return reader.read(path)
+            value = reader.read(path)
+        reader.usable(value)
+        return value
     except LabrysError as e:
         message = str(e)
         assert message, f"{reader.name}: an empty error message"
