@@ -57,9 +57,19 @@ write); unknown when no session does what the guarantee is about (for read your 
 a session reading a key after writing it) or when keys with repeated values could not
 be judged; true otherwise.
 
-Cost: O(n) edges for the single guarantees, plus the causal checker's vector clocks and
-one edge per read and per session its clock is ahead in for ``session``, and one pass
-for strongly connected components per verdict.
+Without transactions, all four across the whole database amount to causal convergence
+(Bouajjani et al.'s CCv, `labrys.checkers._causal`): a read's state is its causal past,
+and one order of writes explains every read. The tests hold the two checkers to that.
+An indeterminate operation keeps only the writes some read observed (as in
+`labrys.checkers._rw_ops`), which is exact when it made one write; an indeterminate
+transaction whose later write was observed but not its earlier one is judged as if the
+earlier one never happened, which may miss a contradiction and never invents one.
+
+Cost: O(n log n) edges for n events (read your writes' segment trees), plus for
+``session`` the causal checker's vector clocks and one edge per read and per session its
+clock is ahead in; one strongly-connected-components pass over the largest graph
+judged, the others only within its cyclic components. A history that keeps all four
+costs about what the causal checker does.
 """
 
 from __future__ import annotations
