@@ -31,7 +31,7 @@ from labrys.history._edn import dumps as edn_dumps
 from labrys.history._edn import iter_forms
 from labrys.history._history import History
 from labrys.history._jsonl import decode_json, iter_jsonl_records
-from labrys.history._limits import bounded_lines, read_bounded
+from labrys.history._limits import SURROGATE, bounded_lines, read_bounded, surrogate_error
 from labrys.history._op import Op
 
 FORMATS = ("jsonl", "jepsen-edn", "elle-cli-json", "porcupine-etcd", "porcupine-kv")
@@ -136,6 +136,10 @@ def parse_history(text: str, *, format: str | None = None) -> History:
     chosen = format or detect_format(text[:4096])
     if chosen not in _READERS:
         raise UsageError(f"unknown history format {chosen!r}; known: {', '.join(FORMATS)}")
+    # Text from a file is UTF-8 and holds none; text a caller decoded leniently may.
+    found = SURROGATE.search(text)
+    if found:
+        raise surrogate_error(text.count("\n", 0, found.start()) + 1)
     return History.from_records(_READERS[chosen](text))
 
 

@@ -15,7 +15,6 @@ from typing import IO, Any, Self
 from labrys.errors import HistoryError, brief
 from labrys.history._limits import (
     MAX_DEPTH,
-    SURROGATE,
     holds_surrogate,
     nested_too_deep,
     surrogate_error,
@@ -43,9 +42,9 @@ def decode_json(text: str, *, line: int | None = None) -> Any:
     # Counting brackets is cheap; the walk runs only where the count allows deep nesting.
     if text.count("[") + text.count("{") > MAX_DEPTH and nested_too_deep(value):
         raise too_deep_error(line)
-    # json pairs surrogate escapes itself; a lone one comes from an escape (or from text
-    # handed in by a caller), so only such text is walked.
-    if ("\\u" in text or SURROGATE.search(text)) and holds_surrogate(value):
+    # json pairs surrogate escapes itself; a lone one can only come from an escape, so
+    # only text with escapes is walked.
+    if "\\u" in text and holds_surrogate(value):
         raise surrogate_error(line)
     return value
 

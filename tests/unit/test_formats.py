@@ -209,3 +209,14 @@ def test_escapes_of_a_whole_surrogate_pair_read_as_one_character():
     for text in ('{"type":"invoke","process":0,"f":"write","value":"\\ud83d\\ude00"}',
                  '{:type :invoke, :process 0, :f :write, :value "\\ud83d\\ude00"}'):
         assert parse_history(text)[0].value == "\U0001f600"
+
+
+@pytest.mark.parametrize("text", [
+    "INFO  jepsen.util - \udc80one :info :partition nil",
+    '{"type":"invoke","process":0,"f":"write","value":"\ud800"}',
+])
+def test_text_holding_half_a_surrogate_pair_is_refused_in_one_line(text):
+    # Found by fuzzing: text a caller decoded leniently (invalid bytes as surrogates)
+    # passed into a Porcupine log's process name.
+    with pytest.raises(HistoryError, match="line 1: a string holds half of a UTF-16"):
+        parse_history(text)
