@@ -4,6 +4,10 @@ A checker never touches a cluster. Each is registered by name in `CHECKERS` and 
 the signature ``check(history, options) -> Verdict``; `run_checker` looks one up and
 runs it so that a crash becomes an ``unknown`` verdict rather than a lost run.
 
+Checkers whose verdict is prefix-closed (an invalid prefix makes the whole history
+invalid) also judge a history while it is recorded: `online_check` says how, and
+`make_online_checker` builds the incremental checker (`labrys.checkers._online`).
+
 Example:
     >>> from labrys.history import parse_history
     >>> h = parse_history('{"type":"invoke","process":0,"f":"write","value":1}\\n'

@@ -91,7 +91,7 @@ class OnlineFinding:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "label": self.label, "op": self.op,
-                "at_s": round(self.time_ns / 1e9, 3), "ops": list(self.ops),
+                "at_s": self.time_ns / 1e9, "ops": list(self.ops),
                 "explanation": self.explanation, "prefix_ops": self.prefix_ops}
 
 

@@ -100,6 +100,7 @@ class OnlineMonitor:
         self._listener: threading.Thread | None = None
         self._progress = ""
         self._ops = 0
+        self._cpu_s = 0.0
         self.finding: dict[str, Any] | None = None
         self.error: str | None = None
         self.stopped_workload_at_s: float | None = None
@@ -153,6 +154,7 @@ class OnlineMonitor:
             if "progress" in message:
                 with self._lock:
                     self._progress, self._ops = str(message["progress"]), int(message["ops"])
+                    self._cpu_s = float(message.get("cpu_s", 0.0))
             if "finding" in message:
                 self._found(message["finding"])
             elif "error" in message:
@@ -163,7 +165,7 @@ class OnlineMonitor:
     def _found(self, finding: dict[str, Any]) -> None:
         found_at_s = self._clock_ns() / 1e9
         with self._lock:
-            self.finding = finding | {"found_at_s": round(found_at_s, 3)}
+            self.finding = finding | {"found_at_s": found_at_s}
         self._log(f"online check: {self.status()}, found at {clock_text(found_at_s)}")
         if self._stop_workload is not None:
             self._stop_workload()
@@ -189,7 +191,8 @@ class OnlineMonitor:
         (``note``) the report and the command line show as it is."""
         with self._lock:
             return {"check": self.online.what, "ops": self._ops, "progress": self._progress,
-                    "first_anomaly": self.finding, "error": self.error,
+                    "cpu_s": round(self._cpu_s, 3), "first_anomaly": self.finding,
+                    "error": self.error,
                     "stopped_workload_at_s": self.stopped_workload_at_s,
                     "note": self._note()}
 

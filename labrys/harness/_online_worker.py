@@ -14,20 +14,24 @@ costs the runner nothing at all.
 
 Protocol, one JSON object per line on stdout:
 
-- ``{"progress": "12 keys judged", "ops": 1200}`` about once a second;
-- ``{"finding": {...}, "progress": …, "ops": …}`` the first anomaly
+- ``{"progress": "12 keys judged", "ops": 1200, "cpu_s": 0.4}`` about once a second
+  (``cpu_s``: the CPU time this process has used so far);
+- ``{"finding": {...}, "progress": …, "ops": …, "cpu_s": …}`` the first anomaly
   (`OnlineFinding.to_json` plus ``time_ns``), after which the process ends: the first is
   what the run acts on;
 - ``{"error": "..."}`` when it cannot go on (a traceback goes to stderr).
 
 It stops when stdin says ``stop`` or closes, which is also what happens when the runner
-dies, however it dies: no process outlives its run. Ctrl-C reaches it too (the terminal
-signals the whole process group) and is ignored: the runner decides when it ends.
+dies, however it dies; and it asks the kernel to kill it when its parent dies
+(``PR_SET_PDEATHSIG``), which also ends a search in progress: no process outlives its
+run. Ctrl-C reaches it too (the terminal signals the whole process group) and is
+ignored: the runner decides when it ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import select
@@ -128,10 +132,10 @@ def watch(checker: OnlineChecker, tail: HistoryTail, *, stopped: Callable[[float
         finding = checker.check()
         if finding is not None:
             emit({"finding": finding.to_json() | {"time_ns": finding.time_ns},
-                  "progress": checker.progress(), "ops": fed})
+                  "progress": checker.progress(), "ops": fed, "cpu_s": time.process_time()})
             return
         if clock() - last_progress >= PROGRESS_EVERY_S:
-            emit({"progress": checker.progress(), "ops": fed})
+            emit({"progress": checker.progress(), "ops": fed, "cpu_s": time.process_time()})
             last_progress = clock()
         if stopped(0.0 if ops else POLL_S):
             return
@@ -151,7 +155,18 @@ def _emit(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when the process that started it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def main(argv: list[str]) -> int:
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):  # not allowed here: run at the runner's priority
         os.nice(NICENESS)

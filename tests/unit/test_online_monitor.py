@@ -3,9 +3,15 @@ what the display and ``results.json`` are told, and which runs check online at a
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -67,12 +73,14 @@ def test_watch_feeds_the_growing_history_and_reports_the_first_anomaly(tmp_path)
 
     watch(make_online_checker(REGISTER), HistoryTail(path), stopped=stopped,
           emit=messages.append, clock=lambda: 0.0)
-    assert messages[0] == {"progress": "0 keys judged", "ops": 3}
+    assert messages[0]["progress"] == "0 keys judged" and messages[0]["ops"] == 3
+    assert messages[0]["cpu_s"] > 0
     assert messages[-1]["finding"]["label"] == "key 0: stale read"
     assert messages[-1]["finding"]["time_ns"] == 6 * 10**9
     assert messages[-1]["ops"] == len(ops)
 
 
+@pytest.mark.slow
 def test_the_monitor_finds_the_anomaly_in_its_own_process_and_stops_the_workload(tmp_path):
     path = tmp_path / "history.jsonl"
     path.write_text(lines(list(STALE)[:4]))
@@ -99,6 +107,7 @@ def test_the_monitor_finds_the_anomaly_in_its_own_process_and_stops_the_workload
     assert "online check: first anomaly at 00:06 (key 0: stale read), found at 00:07" in logged
 
 
+@pytest.mark.slow
 def test_a_monitor_with_nothing_to_find_stops_when_told(tmp_path):
     path = tmp_path / "history.jsonl"
     path.write_text(lines(list(STALE)[:4]))
@@ -109,6 +118,7 @@ def test_a_monitor_with_nothing_to_find_stops_when_told(tmp_path):
     assert stopped_by({"online": monitor.summary()}) is None
 
 
+@pytest.mark.slow
 def test_a_worker_that_cannot_go_on_says_why_and_the_run_goes_on(tmp_path):
     path = tmp_path / "history.jsonl"
     path.write_text("not a history\n")
@@ -149,6 +159,7 @@ def test_clock_text_is_minutes_and_seconds():
     assert [clock_text(s) for s in (0, 41.9, 725, -1)] == ["00:00", "00:41", "12:05", "00:00"]
 
 
+@pytest.mark.slow
 def test_without_stop_on_anomaly_the_finding_is_noted_and_the_run_goes_on(tmp_path: Path):
     path = tmp_path / "history.jsonl"
     path.write_text(lines(STALE))
@@ -180,3 +191,49 @@ def test_the_live_display_shows_what_the_online_check_has_seen():
     no_online = RunDisplay(Console(file=io.StringIO()), Progress(), time_limit_s=60,
                            clock_ns=lambda: 0, faults=lambda: [], phase=lambda: "workload")
     assert "online" not in no_online.line()
+
+
+@pytest.mark.slow
+def test_the_check_process_does_not_outlive_a_runner_killed_outright(tmp_path):
+    path = tmp_path / "history.jsonl"
+    path.write_text(lines(list(STALE)[:4]))
+    (tmp_path / "check.json").write_text(json.dumps(REGISTER.to_json()))
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    runner = subprocess.Popen([sys.executable, str(script), str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    assert runner.stdout is not None
+    child = int(runner.stdout.readline())
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait()
+    for _ in range(600):  # the kernel's SIGKILL, or stdin's end: either ends it at once
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        _reap(child)
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the online check's process outlived its runner")
+
+
+RUNNER = """
+import json, sys, time
+from pathlib import Path
+from labrys.checkers import OnlineCheck
+from labrys.harness._online import OnlineMonitor
+folder = Path(sys.argv[1])
+check = OnlineCheck.from_json(json.loads((folder / "check.json").read_text()))
+with OnlineMonitor(check, history=folder / "history.jsonl", clock_ns=lambda: 0) as monitor:
+    print(monitor._process.pid, flush=True)
+    time.sleep(600)
+"""
+"""A runner that starts the online check and waits to be killed."""
+
+
+def _reap(pid: int) -> None:
+    """The orphan is re-parented to init (or a subreaper), not to this test: nothing to
+    reap here unless this process is that subreaper."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

@@ -91,6 +91,10 @@ def test_the_online_check_finds_the_stale_read_while_the_run_goes_on(tmp_path, s
     linear = outcome.verdict.children[0]
     assert linear.valid is False and key in linear.details["invalid_keys"]
     assert online["note"] in load_run(outcome.run.path).notes
+    assert online["cpu_s"] > 0
+    page = (outcome.run.path / "report.html").read_text()
+    assert ("<th>online check</th><td>linearizability, key by key: "
+            f"{online['progress']} ({online['ops']} ops read)") in page
     assert_torn_down(runtime, target)
 
 
