@@ -150,11 +150,13 @@ def test_claims_that_allow_aborted_reads_have_no_online_check():
 def test_a_session_reading_before_its_own_write_is_found_online():
     h = history(inv(0, "write", 1), ok(0, "write", 1), inv(0, "read"), ok(0, "read", None))
     at, found = feed(online_check("session", CheckOptions()), h)
-    assert at == 3 and found.kind == "read-your-writes" and found.op == 2
+    assert at == 3 and found.kind == "session" and found.op == 2
+    assert "process 0 wrote 1 (op 0) → (read-your-writes) read nil (op 2)" in found.explanation
 
 
 def test_a_thin_air_read_is_not_an_online_finding_a_later_write_may_explain_it():
-    h = history(inv(0, "read"), ok(0, "read", 7), inv(1, "write", 7), ok(1, "write", 7))
+    h = history(inv(0, "read"), ok(0, "read", 7), inv(1, "write", 7), ok(1, "write", 7),
+                inv(1, "read"), ok(1, "read", 7))
     check = online_check("session", CheckOptions())
     assert run_checker("session", History(list(h)[:2]), check.options).valid is False
     assert feed(check, h) is None

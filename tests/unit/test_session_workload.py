@@ -25,7 +25,8 @@ def test_the_session_check_names_a_session_that_missed_its_own_write():
         inv(0, "write", [0, 1]), ok(0, "write", [0, 1]),
         inv(0, "read", [0, None]), ok(0, "read", [0, None])))
     assert verdict.valid is False
-    assert [a.kind for a in verdict.anomalies] == ["read-your-writes"]
+    assert [a.kind for a in verdict.anomalies] == ["session"]
+    assert "(read-your-writes)" in verdict.anomalies[0].explanation
 
 
 def test_workloads_whose_verdict_is_prefix_closed_declare_an_online_check():
