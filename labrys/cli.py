@@ -28,6 +28,7 @@ from labrys.errors import LabrysError, UsageError
 from labrys.harness._cli import run
 from labrys.history import FORMATS, read_history, write_jepsen_edn, write_jsonl
 from labrys.report import print_verdict
+from labrys.suite import suite
 
 app = typer.Typer(
     name="labrys",
@@ -40,6 +41,7 @@ app = typer.Typer(
 
 app.command("run")(run)
 app.add_typer(cluster_app, name="cluster")
+app.command("suite")(suite)
 
 _stdout = Console(highlight=False)
 

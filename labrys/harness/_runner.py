@@ -176,6 +176,37 @@ def build_generator(*, workload_gen: Generator, spec: TestSpec,
     return phases(main, *after) if after else main
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a spec resolves to before any node exists."""
+
+    target: Any
+    workload: Any
+    fault_plan: FaultPlan | None
+
+
+def prepare(spec: TestSpec) -> Prepared:
+    """Resolve the spec's target, workload, options and faults, touching nothing.
+
+    ``run_test`` starts with this; a suite calls it for every test before the first
+    run, so a typo in the last test is refused before an hour of runs.
+
+    Raises:
+        UsageError: an unknown target, workload, option or fault, a bad option value,
+            or a workload the target has no client for.
+    """
+    target_entry = get_target(spec.target)
+    workload_entry = get_workload(spec.workload)
+    check_known(spec.options, (f"target {spec.target}", target_entry.options),
+                (f"workload {spec.workload}", workload_entry.options))
+    target = target_entry.make(parse_options(target_entry.options, spec.options))
+    workload = workload_entry.make(parse_options(workload_entry.options, spec.options))
+    if not isinstance(target, ClientSource) or workload.client_kind not in target.client_kinds():
+        raise UsageError(f"target {spec.target} has no {workload.client_kind!r} client, which "
+                         f"workload {spec.workload} needs")
+    return Prepared(target=target, workload=workload, fault_plan=plan_faults(spec))
+
+
 def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> RunOutcome:
     """Run the test ``spec`` describes, end to end (see the module docstring).
 
@@ -186,16 +217,8 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     """
     seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
     spec = spec.with_seed(seed)
-    target_entry = get_target(spec.target)
-    workload_entry = get_workload(spec.workload)
-    check_known(spec.options, (f"target {spec.target}", target_entry.options),
-                (f"workload {spec.workload}", workload_entry.options))
-    target = target_entry.make(parse_options(target_entry.options, spec.options))
-    workload = workload_entry.make(parse_options(workload_entry.options, spec.options))
-    if not isinstance(target, ClientSource) or workload.client_kind not in target.client_kinds():
-        raise UsageError(f"target {spec.target} has no {workload.client_kind!r} client, which "
-                         f"workload {spec.workload} needs")
-    fault_plan = plan_faults(spec)
+    prepared = prepare(spec)
+    target, workload, fault_plan = prepared.target, prepared.workload, prepared.fault_plan
     versions = _versions(target)
     started = dt.datetime.now()
     run = create_run_dir(Path(spec.store), spec.test_name, now=started)
