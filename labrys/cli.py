@@ -23,6 +23,7 @@ from rich.console import Console
 from labrys._check import check_file, check_files, overall_status
 from labrys.checkers import CHECKERS, NOT_GIVEN, CheckOptions
 from labrys.checkers._verdict import exit_status
+from labrys.compare import compare
 from labrys.control._cli import cluster_app
 from labrys.errors import LabrysError, UsageError
 from labrys.harness._cli import run
@@ -42,6 +43,7 @@ app = typer.Typer(
 app.command("run")(run)
 app.add_typer(cluster_app, name="cluster")
 app.command("suite")(suite)
+app.command("compare")(compare)
 
 _stdout = Console(highlight=False)
 
