@@ -102,19 +102,23 @@ def run_suite(suite: Suite, *, store: Path, registry: Registry, only: str | None
                               "store": str(store)})
     console.print(f"suite {suite.name}: {len(plan)} runs of {len(tests)} tests, stored in "
                   f"{folder}")
-    for i, (test, seed) in enumerate(plan, 1):
-        console.print(f"[{i}/{len(plan)}] {test.name} seed {seed} "
-                      f"(expects {test.expectation.describe()})")
-        result, interrupted = _run_one(test, seed, folder, registry, time_scale, run_console,
-                                       command)
-        done.results.append(result)
-        console.print(f"    {result.outcome}: {result.reason} ({result.duration_s:.0f} s)",
-                      markup=False, highlight=False)
-        on_result(done)
-        if interrupted:
-            done.interrupted = True
-            console.print("interrupted: the remaining runs were not started")
-            break
+    try:
+        for i, (test, seed) in enumerate(plan, 1):
+            console.print(f"[{i}/{len(plan)}] {test.name} seed {seed} "
+                          f"(expects {test.expectation.describe()})", markup=False)
+            result, interrupted = _run_one(test, seed, folder, registry, time_scale,
+                                           run_console, command)
+            done.results.append(result)
+            console.print(f"    {result.outcome}: {result.reason} ({result.duration_s:.0f} s)",
+                          markup=False, highlight=False)
+            on_result(done)
+            if interrupted:
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        # A Ctrl-C during a run was handled by the run (it healed, checked and stored);
+        # one between runs lands here. Either way, start no more runs.
+        done.interrupted = True
+        console.print("interrupted: the remaining runs were not started")
     done.ended = dt.datetime.now()
     on_result(done)
     return done

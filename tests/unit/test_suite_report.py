@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import json
 import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from labrys.claims import default_registry, observe_run
 from labrys.errors import UsageError
-from labrys.harness import TestSpec
+from labrys.harness import RunDir, TestSpec
+from labrys.harness._runner import RunOutcome
 from labrys.suite import (
     Expect,
     Expectation,
@@ -24,7 +27,9 @@ from labrys.suite import (
     SuiteRun,
     SuiteTest,
     judge,
+    load_suite_file,
     load_trend,
+    run_suite,
     summary_data,
     write_junit,
     write_summary,
@@ -225,3 +230,72 @@ def test_a_trend_flags_the_night_a_verdict_changed(tmp_path):
 def test_a_trend_of_a_suite_never_run_says_so(tmp_path):
     with pytest.raises(UsageError, match="no stored runs of suite 'nope'"):
         load_trend(tmp_path, "nope")
+
+
+# -- the run loop, with a stand-in for run_test that stores runs as the runner does -------
+
+
+class StoredRuns:
+    """Stands in for `run_test`: stores each spec's run with a chosen verdict (no
+    cluster) and returns what the runner returns; ``interrupt_at`` plays a Ctrl-C."""
+
+    def __init__(self, verdicts, *, interrupt_at: int | None = None):
+        self.verdicts, self.interrupt_at, self.specs = verdicts, interrupt_at, []
+
+    def __call__(self, spec, *, console, command):
+        self.specs.append(spec)
+        verdict = self.verdicts[spec.name]
+        path = store_run(Path(spec.store), spec, verdict)
+        interrupted = 1 if len(self.specs) == self.interrupt_at else 0
+        return RunOutcome(run=RunDir(path), verdict=verdict, exit_code=0, error=None,
+                          interrupted=interrupted)
+
+
+LOOP_SUITE = """\
+[[test]]
+name = "a"
+target = "redis"
+workload = "set"
+seeds = [5]
+expect = "invalid"
+anomalies = ["lost"]
+
+[[test]]
+name = "b"
+target = "etcd"
+time_limit = 10
+expect = "valid"
+"""
+
+
+def run_loop(tmp_path, monkeypatch, stand_in, **kw):
+    monkeypatch.setattr("labrys.suite._run.run_test", stand_in)
+    path = tmp_path / "loop.toml"
+    path.write_text(LOOP_SUITE)
+    seen = []
+    console = Console(file=io.StringIO())
+    done = run_suite(load_suite_file(path, REGISTRY), store=tmp_path / "store",
+                     registry=REGISTRY, console=console, run_console=console,
+                     command=["labrys"], on_result=lambda r: seen.append(len(r.results)), **kw)
+    return done, seen
+
+
+def test_every_test_runs_with_every_seed_inside_the_suite_runs_folder(tmp_path, monkeypatch):
+    stand_in = StoredRuns({"a": anomaly_verdict("set", "lost"),
+                           "b": valid_verdict("linearizable")})
+    done, seen = run_loop(tmp_path, monkeypatch, stand_in, runs=2, time_scale=0.5)
+    assert [(s.name, s.seed) for s in stand_in.specs] == [("a", 5), ("a", 6), ("b", 1),
+                                                          ("b", 2)]
+    assert stand_in.specs[2].time_limit_s == 5.0  # scaled
+    assert done.folder.parent == tmp_path / "store" / "suites" / "loop"
+    assert all(Path(s.store) == done.folder for s in stand_in.specs)
+    assert [r.outcome for r in done.results] == [Outcome.MET] * 4
+    assert seen == [1, 2, 3, 4, 4] and done.exit_status == 0
+
+
+def test_a_ctrl_c_in_a_run_stops_the_suite_after_it(tmp_path, monkeypatch):
+    stand_in = StoredRuns({"a": anomaly_verdict("set", "lost"),
+                           "b": valid_verdict("linearizable")}, interrupt_at=1)
+    done, _ = run_loop(tmp_path, monkeypatch, stand_in)
+    assert len(stand_in.specs) == 1 and done.interrupted and done.exit_status == 255
+    assert len(done.plan) == 2 and len(done.results) == 1
