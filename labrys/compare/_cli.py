@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from labrys.claims import Observation, default_registry, find_runs, observe_run
 from labrys.compare._matrix import Matrix, build_matrix
 from labrys.compare._render import matrix_json, print_matrix, render_markdown, splice
 from labrys.errors import LabrysError, UsageError
-from labrys.suite import execute_suite
+from labrys.suite import execute_suite, output_console
 
 COMPARE_MD = "compare.md"
 COMPARE_JSON = "compare.json"
@@ -90,7 +89,7 @@ def compare(
     if (suite_file is None) == (from_store is None):
         raise UsageError("give either --suite FILE (run it, then compare) or --from STORE "
                          "(compare stored runs)")
-    console = Console(highlight=False)
+    console = output_console()
     registry = default_registry()
     if suite_file is not None:
         done = execute_suite(suite_file, store=store, only=only, runs=runs,

@@ -172,9 +172,9 @@ def build_matrix(observations: Iterable[Observation], registry: Registry) -> Mat
         rows.append(Row(system=claims.system, target=target, options=options, faults=faults,
                         observations=tuple(runs), claims=claims, guarantees=g_cells,
                         anomalies=a_cells))
+    # A column only where some run could tell: a claim nothing tests stays in the JSON.
     shown = tuple(g for g in guarantees.table.values() if any(
-        r.guarantees[g.name].kind is not CellKind.NOT_TESTED or r.guarantees[g.name].claimed
-        for r in rows))
+        r.guarantees[g.name].kind is not CellKind.NOT_TESTED for r in rows))
     anomalies = tuple(sorted({k for r in rows for k in r.anomalies}))
     return Matrix(rows=tuple(rows), guarantees=shown, anomalies=anomalies,
                   tables=tuple(_anomaly_tables(rows, registry)))

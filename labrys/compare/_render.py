@@ -28,25 +28,26 @@ from rich.table import Table
 from labrys.claims import Observation, Stance
 from labrys.compare._matrix import AnomalyTable, Cell, CellKind, Matrix, Row
 
-# What the claims say (holds, does not hold, nothing), and what "not violated" reads as.
-_GUARANTEE_WORDS = ("claimed", "disclaimed", "not claimed", "held")
-_ANOMALY_WORDS = ("prevented", "allowed", "not claimed", "not seen")
+# What the claims say (holds, does not hold, nothing), then what the runs showed (not
+# broken, broken): a guarantee is held or violated, an anomaly is not seen or seen.
+_GUARANTEE_WORDS = ("claimed", "disclaimed", "not claimed", "held", "violated")
+_ANOMALY_WORDS = ("prevented", "allowed", "not claimed", "not seen", "seen")
 _STYLE = {CellKind.CLAIMED_HELD: "green", CellKind.CLAIMED_VIOLATED: "bold red reverse",
           CellKind.UNCLAIMED_VIOLATED: "yellow", CellKind.UNCLAIMED_NOT_OBSERVED: "dim",
           CellKind.UNDECIDED: "magenta", CellKind.NOT_TESTED: "dim"}
 _FOUND_SHOWN = 3
 
 
-def cell_text(cell: Cell, *, words: tuple[str, str, str, str] = _GUARANTEE_WORDS,
+def cell_text(cell: Cell, *, words: tuple[str, ...] = _GUARANTEE_WORDS,
               finding: int | None = None) -> str:
     """One cell in words (empty when not tested); ``finding`` numbers a violated claim."""
     if cell.kind is CellKind.NOT_TESTED:
         return ""
     claim = words[2] if cell.stance is None else words[0] if cell.stance.holds else words[1]
     if cell.kind is CellKind.CLAIMED_VIOLATED:
-        text = f"{claim} · VIOLATED {cell.violated}/{cell.decided}"
+        text = f"{claim} · {words[4].upper()} {cell.violated}/{cell.decided}"
     elif cell.kind is CellKind.UNCLAIMED_VIOLATED:
-        text = f"{claim} · violated {cell.violated}/{cell.decided}"
+        text = f"{claim} · {words[4]} {cell.violated}/{cell.decided}"
     elif cell.kind in (CellKind.CLAIMED_HELD, CellKind.UNCLAIMED_NOT_OBSERVED):
         count = cell.decided if words[3] == "held" else 0
         text = f"{claim} · {words[3]} {count}/{cell.decided}"
@@ -92,10 +93,7 @@ def _numbered(matrix: Matrix) -> dict[tuple[int, str, str], int]:
 
 
 def print_matrix(console: Console, matrix: Matrix) -> None:
-    """The matrix, each anomaly table, and the findings, on the terminal (or, without
-    one, as wide as the table needs, for a log)."""
-    if not console.is_terminal:
-        console = Console(file=console.file, width=220, highlight=False)
+    """The matrix, each anomaly table, and the findings, on the terminal."""
     if not matrix.rows:
         console.print("no runs to compare")
         return
@@ -126,7 +124,7 @@ def print_matrix(console: Console, matrix: Matrix) -> None:
 
 
 def _styled(cell: Cell, finding: int | None, *,
-            words: tuple[str, str, str, str] = _GUARANTEE_WORDS) -> str:
+            words: tuple[str, ...] = _GUARANTEE_WORDS) -> str:
     text = cell_text(cell, words=words, finding=finding)
     style = _STYLE[cell.kind]
     return f"[{style}]{escape(text)}[/{style}]" if text else ""

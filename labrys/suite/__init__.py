@@ -17,7 +17,7 @@ Example:
 """
 
 
-from labrys.suite._cli import execute_suite, suite
+from labrys.suite._cli import execute_suite, output_console, suite
 from labrys.suite._file import Expect, Expectation, Suite, SuiteTest, load_suite_file
 from labrys.suite._judge import Outcome, judge
 from labrys.suite._report import print_summary, summary_data, write_junit, write_summary
@@ -37,6 +37,7 @@ __all__ = [
     "judge",
     "load_suite_file",
     "load_trend",
+    "output_console",
     "print_summary",
     "print_trend",
     "run_suite",

@@ -20,6 +20,14 @@ from labrys.suite._report import JUNIT_XML, print_summary, write_junit, write_su
 from labrys.suite._run import SuiteRun, run_suite
 from labrys.suite._trend import load_trend, print_trend
 
+LOG_WIDTH = 200
+
+
+def output_console() -> Console:
+    """Standard output for tables: the terminal's width, or, in a log or CI without
+    one, wide enough that a table keeps one line per row."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else LOG_WIDTH)
+
 
 def execute_suite(path: Path, *, store: Path, only: str | None = None, runs: int | None = None,
                   time_scale: float = 1.0, junit: Path | None = None,
@@ -82,7 +90,7 @@ def suite(
 
         labrys suite suites/smoke.toml --junit out.xml
     """
-    console = Console(highlight=False)
+    console = output_console()
     if trend:
         name = load_suite_file(suite_file).name if suite_file.is_file() else str(suite_file)
         print_trend(console, load_trend(store, name))

@@ -105,12 +105,13 @@ def run_suite(suite: Suite, *, store: Path, registry: Registry, only: str | None
     try:
         for i, (test, seed) in enumerate(plan, 1):
             console.print(f"[{i}/{len(plan)}] {test.name} seed {seed} "
-                          f"(expects {test.expectation.describe()})", markup=False)
+                          f"(expects {test.expectation.describe()})", markup=False,
+                          soft_wrap=True)
             result, interrupted = _run_one(test, seed, folder, registry, time_scale,
                                            run_console, command)
             done.results.append(result)
             console.print(f"    {result.outcome}: {result.reason} ({result.duration_s:.0f} s)",
-                          markup=False, highlight=False)
+                          markup=False, highlight=False, soft_wrap=True)
             on_result(done)
             if interrupted:
                 raise KeyboardInterrupt

@@ -137,8 +137,8 @@ def test_markdown_names_each_cell_and_lists_findings_with_their_witness(store, t
     assert "| etcd | defaults | partition, 10 s | 2: register 2 | claimed · held 2/2 |" in md
     assert "disclaimed · violated 2/2" in md
     assert "claimed · VIOLATED 1/2 [1]" in md            # serializable at serializable
-    assert "prevented · VIOLATED 1/2 (G2-item ×1) [2]" in md
-    assert "allowed · violated 1/2 (G2-item ×1)" in md
+    assert "prevented · SEEN 1/2 (G2-item ×1) [2]" in md
+    assert "allowed · seen 1/2 (G2-item ×1)" in md
     assert "prevented · not seen 0/2" in md
     assert "claimed · undecided (1)" in md
     assert "lost/acknowledged adds: 10/100, 20/100" in md
