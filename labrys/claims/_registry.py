@@ -50,8 +50,8 @@ from labrys._tomlfile import Table, read_toml
 from labrys.checkers import TXN_MODELS, implied_anomalies, prohibited_anomalies
 from labrys.claims._guarantees import Guarantees, load_guarantees
 from labrys.errors import UsageError
-from labrys.harness import Option
 from labrys.harness._spec import spec_from_mapping
+from labrys.options import Option
 from labrys.targets import TARGETS, get_target
 from labrys.workloads import WORKLOADS
 

@@ -79,8 +79,10 @@ def compare(
     time_scale: Annotated[float, typer.Option(
         help="With --suite: multiply every time limit and fault interval by this.")] = 1.0,
 ) -> None:
-    """Compare what systems claim with what runs showed: a matrix of configurations
-    against guarantees and anomaly kinds. Exit 1 when a claim was violated.
+    """Compare what systems claim with what their runs showed.
+
+    A matrix of configurations against guarantees and anomaly kinds, from stored runs
+    or a suite run now. Exit 1 when a claim was violated.
 
     Example:
 

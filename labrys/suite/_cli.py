@@ -82,9 +82,10 @@ def suite(
         "--list", help="List the expanded tests and their seeds without running them.")]
     = False,
 ) -> None:
-    """Run a suite of tests, each with what it must show; exit 0 when every
-    expectation is met, 1 when one is not, 2 when a verdict is unknown, 255 when a run
-    failed or the suite could not run.
+    """Run a suite of tests, each with what it must show (nightly CI).
+
+    Exit 0 when every expectation is met, 1 when one is not, 2 when a verdict is
+    unknown, 255 when a run failed or the suite could not run.
 
     Example:
 
