@@ -124,9 +124,9 @@ class TargetClaims:
     path: Path
 
     @property
-    def options(self) -> frozenset[str]:
-        """Every option some configuration mentions."""
-        return frozenset(k for c in self.configurations for k in c.options)
+    def option_order(self) -> tuple[str, ...]:
+        """Every option some configuration mentions, in the order the file first does."""
+        return tuple(dict.fromkeys(k for c in self.configurations for k in c.options))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -182,13 +182,13 @@ def build_matrix(observations: Iterable[Observation], registry: Registry) -> Mat
 
 def _row_key(o: Observation, registry: Registry) -> tuple[str, tuple[tuple[str, str], ...], str]:
     spec = o.spec
-    target_options = TARGETS[spec.target].options if spec.target in TARGETS else {}
+    target_options = list(TARGETS[spec.target].options) if spec.target in TARGETS else []
     entry = registry.targets.get(spec.target)
-    relevant = set(target_options) | (set(entry.options) if entry else set())
-    order = list(target_options)
-    options = tuple(sorted(((k, v) for k, v in spec.options.items() if k in relevant),
-                           key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order),
-                                           kv[0])))
+    # The options the claims speak of first, in the claims file's order; then the rest of
+    # the target's (workload tuning such as key_count changes no claim and is left out).
+    order = list(dict.fromkeys([*(entry.option_order if entry else ()), *target_options]))
+    options = tuple(sorted(((k, v) for k, v in spec.options.items() if k in order),
+                           key=lambda kv: order.index(kv[0])))
     return spec.target, options, faults_text(o)
 
 
@@ -207,7 +207,8 @@ def _row_order(registry: Registry) -> Any:
     def key(item: tuple[tuple[str, tuple[tuple[str, str], ...], str], list[Observation]]):
         (target, options, faults), _ = item
         rank = targets.index(target) if target in targets else len(targets)
-        return (rank, target, len(options), options, faults != "none", faults)
+        system = registry.claims_for(target, dict(options)).system
+        return (rank, target, system, len(options), options, faults != "none", faults)
     return key
 
 

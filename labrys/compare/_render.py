@@ -220,17 +220,21 @@ def _md(text: str) -> str:
 
 
 def splice(document: str, generated: str, *, marker: str = "labrys compare") -> str:
-    """``document`` with the text between ``<!-- {marker} -->`` and ``<!-- end {marker}
-    -->`` replaced by ``generated``.
+    """``document`` with the lines between the line ``<!-- {marker} -->`` and the line
+    ``<!-- end {marker} -->`` replaced by ``generated``. Markers count only on lines of
+    their own, so a document may mention them in its prose.
 
     Raises:
-        ValueError: the markers are missing or out of order.
+        ValueError: the marker lines are missing or out of order.
     """
     start, end = f"<!-- {marker} -->", f"<!-- end {marker} -->"
-    i, j = document.find(start), document.find(end)
-    if i < 0 or j < i:
-        raise ValueError(f"no '{start}' … '{end}' markers")
-    return document[:i + len(start)] + "\n" + generated + document[j:]
+    lines = document.splitlines(keepends=True)
+    stripped = [line.strip() for line in lines]
+    if start not in stripped or end not in stripped[stripped.index(start):]:
+        raise ValueError(f"no '{start}' … '{end}' lines")
+    i = stripped.index(start)
+    j = stripped.index(end, i)
+    return "".join(lines[:i + 1]) + generated + "".join(lines[j:])
 
 
 # -- JSON -------------------------------------------------------------------------------

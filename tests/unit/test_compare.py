@@ -164,12 +164,13 @@ def test_json_keeps_every_cell_kind_and_paths_relative_to_the_output(store):
     json.dumps(data)
 
 
-def test_splice_replaces_only_the_generated_part():
-    doc = "intro\n<!-- labrys compare -->\nold\n<!-- end labrys compare -->\nafter\n"
+def test_splice_replaces_only_the_generated_part_between_marker_lines():
+    prose = "mention `<!-- labrys compare -->` and `<!-- end labrys compare -->` inline\n"
+    doc = prose + "<!-- labrys compare -->\nold\n<!-- end labrys compare -->\nafter\n"
     assert splice(doc, "new\n") == (
-        "intro\n<!-- labrys compare -->\nnew\n<!-- end labrys compare -->\nafter\n")
-    with pytest.raises(ValueError, match="markers"):
-        splice("no markers", "x")
+        prose + "<!-- labrys compare -->\nnew\n<!-- end labrys compare -->\nafter\n")
+    with pytest.raises(ValueError, match="lines"):
+        splice(prose, "x")
 
 
 def test_the_command_writes_every_form_updates_a_document_and_exits_1_on_a_finding(
