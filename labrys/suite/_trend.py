@@ -113,7 +113,8 @@ def print_trend(console: Console, trend: Trend) -> None:
     """The table of verdicts (changed cells in reverse video) and the list of changes."""
     shown = trend.runs[-MAX_COLUMNS:]
     changed = {(c.test, c.seed, c.after) for c in trend.changes}
-    table = Table(title=f"suite {trend.suite}: {len(trend.runs)} stored runs"
+    stored = f"{len(trend.runs)} stored run{'s' if len(trend.runs) != 1 else ''}"
+    table = Table(title=f"suite {trend.suite}: {stored}"
                   + (f", the last {len(shown)} shown" if len(shown) < len(trend.runs) else ""),
                   title_justify="left")
     table.add_column("test")
