@@ -6,8 +6,8 @@ not. A configuration is partial: ``options = { read_from = "replica" }`` applies
 every run that reads from replicas, whatever its other options; ``options = {}``
 applies to every run of the target. A run collects the statements of every
 configuration its options match (an option it did not give matches its default), the
-more specific configuration (more options) winning where two speak of the same
-guarantee.
+more specific configuration (more options; at equal count, more of them given by the
+run) winning where two speak of the same guarantee.
 
 Shape of a file::
 
@@ -157,9 +157,11 @@ class Registry:
         if entry is None:
             return Claims(system=target, guarantees={}, anomalies={})
         typed = _typed_effective(target, options)
+        # Least specific first, so that later ones override: more options, and among
+        # equally many, more of them given by the run rather than matched by default.
         matching = sorted((c for c in entry.configurations
                            if all(typed.get(k) == v for k, v in c.typed.items())),
-                          key=lambda c: len(c.options))
+                          key=lambda c: (len(c.options), len(c.options.keys() & options)))
         guarantees: dict[str, Stance] = {}
         explicit: dict[str, Stance] = {}
         system = entry.system

@@ -50,7 +50,10 @@ def test_etcd_reads_are_linearizable_by_default_and_serializable_reads_are_not()
 
 
 def test_redis_disclaims_lost_writes_whatever_the_configuration_the_most_specific_source_wins():
-    assert stance("redis", "no-lost-writes") == (False, "redis-sentinel")
+    # The default appendfsync everysec matches by default: the persistence page says it.
+    assert stance("redis", "no-lost-writes") == (False, "redis-persistence")
+    assert stance("redis", "linearizable") == (False, "redis-sentinel")
+    # At equal specificity, an option the run gave beats one matched by its default.
     assert stance("redis", "no-lost-writes", wait="2") == (False, "redis-wait")
     assert stance("redis", "no-lost-writes", min_replicas_to_write="1",
                   min_replicas_max_lag="2") == (False, "redis-replication")
@@ -76,6 +79,11 @@ def test_hermitage_statements_become_prevented_and_allowed_anomalies():
     assert rr["G-single"].holds and not rr["G2-item"].holds
     # Not stated by Hermitage, but implied by the claimed snapshot isolation.
     assert rr["GSIb"].holds and rr["GSIb"].implied_by == "snapshot-isolation"
+
+
+def test_postgres_without_failover_claims_no_lost_writes_unless_commits_are_asynchronous():
+    assert stance("postgres", "no-lost-writes") == (True, "pg-wal")
+    assert stance("postgres", "no-lost-writes", sync="off") == (False, "pg-wal")
 
 
 def test_patroni_claims_no_lost_writes_only_in_synchronous_mode():

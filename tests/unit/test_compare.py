@@ -88,7 +88,7 @@ def test_each_cell_kind(store):
 
     lost = redis.guarantees["no-lost-writes"]
     assert lost.kind is CellKind.UNCLAIMED_VIOLATED and (lost.violated, lost.decided) == (2, 2)
-    assert not lost.claimed and lost.stance.source.id == "redis-sentinel"  # disclaimed
+    assert not lost.claimed and lost.stance.source.id == "redis-persistence"  # disclaimed
 
     assert rc.guarantees["read-committed"].kind is CellKind.CLAIMED_HELD
     serializable_at_rc = rc.guarantees["serializable"]

@@ -128,8 +128,8 @@ def test_a_mistake_anywhere_is_one_line_naming_the_file_before_anything_runs(
 
 
 def test_a_test_that_expects_claims_must_have_a_claim_its_workload_can_test(tmp_path):
-    text = SUITE.replace('workload = ["list-append", "rw-register"]', 'workload = ["set"]')
-    with pytest.raises(UsageError, match="no claim that workload set can test"):
+    text = SUITE.replace('workload = ["list-append", "rw-register"]', 'workload = ["register"]')
+    with pytest.raises(UsageError, match="no claim that workload register can test"):
         load_suite_file(write(tmp_path, text))
 
 
