@@ -1,10 +1,9 @@
 """``labrys compare``: run a suite (or read stored runs) and judge the claims.
 
-Writes ``compare.md``, ``compare.json`` and ``compare.html`` into the output folder
-(the suite run's folder, or the ``--from`` store, unless ``--out`` says otherwise),
-prints the matrix, and with ``--into FILE`` replaces the generated part of a document
-(the README's claims table) between ``<!-- labrys compare -->`` and ``<!-- end
-labrys compare -->``.
+Writes ``compare.md`` and ``compare.json`` into the output folder (the suite run's
+folder, or the ``--from`` store, unless ``--out`` says otherwise), prints the matrix,
+and with ``--into FILE`` replaces the generated part of a document (the README's claims
+table) between the lines ``<!-- labrys compare -->`` and ``<!-- end labrys compare -->``.
 """
 
 from __future__ import annotations
@@ -64,7 +63,7 @@ def compare(
         "--from", help="Compare the runs already stored under this folder (a store, a "
         "suite's folder, one suite run).", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(
-        help="Where to write compare.md/.json/.html. [default: the suite run's folder, "
+        help="Where to write compare.md and compare.json. [default: the suite run's folder, "
         "or the --from folder]", show_default=False)] = None,
     into: Annotated[Path | None, typer.Option(
         help="Also replace the generated table in this document (between "
