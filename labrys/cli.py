@@ -24,7 +24,7 @@ import click
 import typer
 from rich.console import Console
 
-from labrys._check import check_file, check_files, overall_status
+from labrys._check import CheckRequest, check_file, check_files, overall_status
 from labrys._lazy import LazyCommand, lazy_group
 from labrys.checkers import CHECKERS, NOT_GIVEN, CheckOptions
 from labrys.checkers._verdict import exit_status
@@ -86,11 +86,20 @@ def _parse_models(text: str | None) -> tuple[str, ...]:
 
 @app.command()
 def check(
-    files: Annotated[list[Path], typer.Argument(help="History files to check.",
-                                                show_default=False)],
-    checker: Annotated[str, typer.Option(
-        "--checker", "-c", help="Which checker; `labrys checkers` lists them.")]
-    = "linearizable",
+    files: Annotated[list[Path], typer.Argument(
+        help="History files or run folders to check.", show_default=False)],
+    checker: Annotated[str | None, typer.Option(
+        "--checker", "-c", help="Which checker; `labrys checkers` lists them. Default: a "
+        "stored run's own checks (a run folder, or a history with test.json beside it), "
+        "linearizable for any other history.", show_default=False)] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-o", help="A stored run's workload option to change for this check, "
+        "key=value (e.g. check_timeout_s=300); repeatable.", show_default=False)] = None,
+    independent: Annotated[bool | None, typer.Option(
+        "--independent/--no-independent",
+        help="linearizable/sequential: values are [key value] pairs, each key its own "
+        "object (Jepsen's independent keys). Recognised from the values when omitted.",
+        show_default=False)] = None,
     model: Annotated[str | None, typer.Option(
         "--model", "-m",
         help="linearizable/sequential: the model (cas-register, kv, mutex…; "
@@ -146,15 +155,16 @@ def check(
         "that is already invalid.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
-    """Check recorded histories.
+    """Check recorded histories and stored runs.
 
-    With one file: the verdict, an explanation of any anomaly, and the exit status
-    (0 valid, 1 invalid, 2 unknown, 255 unreadable). With several: one line per file,
+    A run folder, or a history with the run's test.json beside it, is checked with the
+    run's own checks and options, unless --checker names another. With one file: the
+    verdict, an explanation of any anomaly, and the exit status (0 valid, 1 invalid,
+    2 unknown, 255 unreadable). With several: one line per file,
     `PATH<TAB>true|false|unknown`, a summary on stderr, and the worst exit status.
 
-    Example:
-
-        labrys check --model cas-register --init 0 history.edn
+    Examples: labrys check results/latest (a stored run, judged as the run judged it);
+    labrys check --model cas-register --init 0 history.edn
     """
     if cycle_search_timeout is not None:
         timeout = cycle_search_timeout / 1000
@@ -183,14 +193,17 @@ def check(
         minimize=minimize,
         extra=extra,
     )
+    request = CheckRequest(checker=checker, options=options, format=format,
+                           independent=independent,
+                           run_options=tuple(option or ()))
     if len(files) == 1:
-        verdict = check_file(files[0], checker, options, format=format)
+        verdict = check_file(files[0], request)
         if as_json:
             print(json.dumps(verdict.to_json(), indent=2, default=str))
         else:
             print_verdict(_stdout, verdict, title=str(files[0]))
         raise typer.Exit(exit_status(verdict.valid))
-    results = check_files(files, checker, options, format=format)
+    results = check_files(files, request)
     for result in results:
         if result.verdict is None:
             _say(f"labrys: {result.error}")

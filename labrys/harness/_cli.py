@@ -129,7 +129,8 @@ def run(
 
 def _report(console: Console, outcome: RunOutcome) -> None:
     console.print()
-    print_verdict(console, outcome.verdict, title="verdict")
+    print_verdict(console, outcome.verdict, title="verdict",
+                  everything_in=str(outcome.run.results))
     if outcome.error is not None:
         console.print(f"[bold red]the run failed:[/bold red] {escape(outcome.error)}")
     if outcome.interrupted == 1:

@@ -75,6 +75,10 @@ timeouts (etcd's default is 5 s); this one catches a client that hangs regardles
 NEMESIS_TIMEOUT_S = 60.0
 """The deadline of one nemesis action (a kill and restart can take seconds)."""
 
+STOPPING = "stopping: Ctrl-C again to skip the checks"
+"""The phase the display shows after the first Ctrl-C. Said there, because a log line
+on stderr is drawn over by the live panel and would be seen only in labrys.log."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunOutcome:
@@ -333,8 +337,8 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
                 concurrency=spec.concurrency,
                 open_client=lambda t: target.open_client(workload.client_kind,
                                                          nodes[t % len(nodes)]),
-                nemesis=None if nemesis_obj is None else NemesisClient(nemesis_obj,
-                                                                        faults.update),
+                nemesis=None if nemesis_obj is None else NemesisClient(
+                    nemesis_obj, faults.update, log=log.info),
                 record=writer.write,
                 rng=rng,
                 call_timeout_s=CALL_TIMEOUT_S,
@@ -346,7 +350,7 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
             interrupts.phase = "workload"
             with RunDisplay(console, interpreter.progress, time_limit_s=spec.time_limit_s,
                             clock_ns=interpreter.clock_ns, faults=faults.names,
-                            phase=lambda: "stopping" if interrupts.count else "workload"):
+                            phase=lambda: STOPPING if interrupts.count else "workload"):
                 result = interpreter.run()
         out |= {"ops": result.ops, "stopped_early": result.stopped,
                 "completed": dict(interpreter.progress.completed)}

@@ -144,10 +144,11 @@ def test_markdown_names_each_cell_and_lists_findings_with_their_witness(store, t
     assert "lost/acknowledged adds: 10/100, 20/100" in md
     assert "1. PostgreSQL · isolation=serializable · none, serializable: PostgreSQL 15 " \
         "documentation, 13.2 Transaction Isolation" in md
-    assert "postgres-list-append-none seed 1: G2-item" in md
+    assert "postgres-list-append-none-isolation=serializable seed 1: G2-item" in md
     assert "[Hermitage: testing transaction isolation levels" in md
     linked = render_markdown(matrix, links_from=store)
-    assert "[postgres-list-append-none seed 1](postgres-list-append-none/" in linked
+    assert "[postgres-list-append-none-isolation=serializable seed 1](postgres-list-append-" \
+        "none-isolation=serializable/" in linked
 
 
 def test_json_keeps_every_cell_kind_and_paths_relative_to_the_output(store):

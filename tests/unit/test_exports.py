@@ -23,9 +23,10 @@ PUBLIC = {
     },
     "labrys.report": {"print_verdict", "verdict_word"},
     "labrys.models": {
-        "CASRegister", "Call", "Counter", "FIFOQueue", "Inconsistent", "KV", "MODELS", "Model",
-        "MultiRegister", "Mutex", "NOT_GIVEN", "Part", "Partitionable", "Register", "SetModel",
-        "State", "UnorderedQueue", "call_from_operation", "freeze", "get_model", "show",
+        "CASRegister", "Call", "Counter", "FIFOQueue", "Inconsistent", "Independent", "KV",
+        "MODELS", "Model", "MultiRegister", "Mutex", "NOT_GIVEN", "Part", "Partitionable",
+        "Register", "SetModel", "State", "UnorderedQueue", "call_from_operation", "freeze",
+        "get_model", "show",
     },
     "labrys.control": {
         "BASE_DIR", "Cluster", "CommandResult", "DownReport", "Grudge", "Guardian", "Handle",

@@ -3,10 +3,11 @@
 The layers, top to bottom (a module may import from its own layer or any below it):
 
     cli, _lazy                         the command line, and its lazily loaded commands
-    harness, report, _check            run orchestration, and what shows its results
-    claims                             what systems promise, and stored runs judged by it
-    suite                              many runs, each with an expectation
     compare                            claims against the runs of a suite or a store
+    suite                              many runs, each with an expectation
+    claims                             what systems promise, and stored runs judged by it
+    harness, report, _check,           run orchestration, and what shows its results
+    _stored_run
     targets, workloads, nemesis        the parts a run drives
     control, checkers, generator,      nodes; verdicts; the types clients and
     client, options                    generators share
@@ -29,7 +30,7 @@ LAYERS = (
     ("history", "models"),
     ("control", "checkers", "generator", "client", "options"),
     ("targets", "workloads", "nemesis"),
-    ("harness", "report", "_check"),
+    ("harness", "report", "_check", "_stored_run"),
     ("claims",),
     ("suite",),
     ("compare",),
