@@ -4,11 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-<<<<<<< HEAD
-.PHONY: setup system native junit-xsd test demo bench lint
-=======
-.PHONY: setup system native test demo bench bench-full lint
->>>>>>> main
+.PHONY: setup system native junit-xsd test demo bench bench-full lint
 
 setup: system $(STAMP) native junit-xsd
 
