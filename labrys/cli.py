@@ -31,6 +31,7 @@ from labrys.checkers._verdict import exit_status
 from labrys.errors import LabrysError, UsageError
 from labrys.history import FORMATS, read_history, write_jepsen_edn, write_jsonl
 from labrys.report import print_verdict
+from labrys.report._cli import write_check_report
 
 LAZY_COMMANDS = {command.name: command for command in [
     LazyCommand("run", "labrys.harness._cli:run", "Run a test: start a cluster, drive it "
@@ -41,6 +42,10 @@ LAZY_COMMANDS = {command.name: command for command in [
                 "must show (nightly CI)."),
     LazyCommand("compare", "labrys.compare:compare", "Compare what systems claim with what "
                 "their runs showed."),
+    LazyCommand("report", "labrys.report._cli:report", "Write (or rewrite) report.html in "
+                "each run folder from its stored files alone."),
+    LazyCommand("serve", "labrys.report._cli:serve", "Browse a store of runs in a web "
+                "browser: filter, open reports, compare two runs."),
 ]}
 """Commands imported only when they run (see `labrys._lazy`)."""
 
@@ -154,6 +159,9 @@ def check(
         "--minimize", help="linearizable/sequential: also find a minimal set of operations "
         "that is already invalid.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    html: Annotated[Path | None, typer.Option(
+        help="Also write the HTML report of the history to this file (one history only).",
+        show_default=False)] = None,
 ) -> None:
     """Check recorded histories and stored runs.
 
@@ -196,8 +204,15 @@ def check(
     request = CheckRequest(checker=checker, options=options, format=format,
                            independent=independent,
                            run_options=tuple(option or ()))
+    if html is not None and len(files) != 1:
+        raise UsageError("--html writes the report of one history; give one file")
     if len(files) == 1:
         verdict = check_file(files[0], request)
+        if html is not None:
+            page = write_check_report(files[0], verdict, out=html,
+                                      argv=click.get_current_context().find_root().obj or [],
+                                      format=format)
+            _say(f"report: {page.resolve().as_uri()}")
         if as_json:
             print(json.dumps(verdict.to_json(), indent=2, default=str))
         else:
@@ -263,8 +278,10 @@ def list_checkers() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run the app, map errors to exit statuses."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        status = app(args=argv, prog_name="labrys", standalone_mode=False)
+        # The arguments ride along as the context's obj: --html quotes them as the command.
+        status = app(args=args, prog_name="labrys", standalone_mode=False, obj=args)
     except click.UsageError as e:
         hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
         _say(f"labrys: {e.format_message()}{hint}")

@@ -32,7 +32,7 @@ from labrys.harness._spec import (
     parse_topologies,
 )
 from labrys.nemesis import FAULTS
-from labrys.report import print_verdict
+from labrys.report import REPORT_NAME, print_verdict
 from labrys.targets import TARGETS
 from labrys.workloads import WORKLOADS
 
@@ -136,6 +136,9 @@ def _report(console: Console, outcome: RunOutcome) -> None:
     if outcome.interrupted == 1:
         console.print("interrupted by Ctrl-C: the verdict covers the history recorded until then")
     console.print(f"run stored in {escape(str(outcome.run.path))}")
+    page = outcome.run.path / REPORT_NAME
+    if page.is_file():
+        console.print(f"report: {escape(page.resolve().as_uri())}", soft_wrap=True)
     if outcome.verdict.valid is not True:
         rerun = shlex.join(["labrys", "run", "--replay", str(outcome.run.test_json)])
         console.print(f"rerun this schedule with: {escape(rerun)}")

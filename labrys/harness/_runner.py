@@ -279,6 +279,7 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     summary |= {"error": error, "interrupted": interrupts.count,
                 "ended": dt.datetime.now().isoformat(timespec="seconds")}
     write_results(run, verdict, summary=summary)
+    _write_report(run, log)
     signal.signal(signal.SIGINT, previous_sigint)
     log.info("verdict: %s; results in %s", verdict.valid, run.results)
     _close_logger(log)
@@ -287,6 +288,16 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     code = 255 if error is not None else exit_status(verdict.valid)
     return RunOutcome(run=run, verdict=verdict, exit_code=code, error=error,
                       interrupted=interrupts.count)
+
+
+def _write_report(run: RunDir, log: logging.Logger) -> None:
+    """``report.html`` beside ``results.json``, made from the stored files alone."""
+    from labrys.report import write_run_report  # Bokeh loads only when a run ends
+
+    try:
+        write_run_report(run.path)
+    except Exception as e:  # the page is a view: its failure must not cost the verdict
+        log.error("could not write report.html (`labrys report %s` retries): %s", run.path, e)
 
 
 def _history_exists(run: RunDir) -> bool:

@@ -21,7 +21,10 @@ PUBLIC = {
         "get_checker", "implied_anomalies", "impossible_models", "prohibited_anomalies",
         "run_checker", "stronger_models", "worst",
     },
-    "labrys.report": {"print_verdict", "verdict_word"},
+    "labrys.report": {
+        "REPORT_NAME", "RawFile", "ReportSource", "for_check", "load_run", "print_verdict",
+        "render_report", "verdict_word", "write_report", "write_run_report",
+    },
     "labrys.models": {
         "CASRegister", "Call", "Counter", "FIFOQueue", "Inconsistent", "Independent", "KV",
         "MODELS", "Model", "MultiRegister", "Mutex", "NOT_GIVEN", "Part", "Partitionable",
