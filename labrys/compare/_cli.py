@@ -1,6 +1,6 @@
 """``labrys compare``: run a suite (or read stored runs) and judge the claims.
 
-Writes ``compare.md`` and ``compare.json`` into the output folder (the suite run's
+Writes ``compare.md``, ``compare.json`` and ``compare.html`` into the output folder (the suite run's
 folder, or the ``--from`` store, unless ``--out`` says otherwise), prints the matrix,
 and with ``--into FILE`` replaces the generated part of a document (the README's claims
 table) between the lines ``<!-- labrys compare -->`` and ``<!-- end labrys compare -->``.
@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from labrys.claims import Observation, default_registry, find_runs, observe_run
+from labrys.compare._html import COMPARE_HTML, render_html
 from labrys.compare._matrix import Matrix, build_matrix
 from labrys.compare._render import matrix_json, print_matrix, render_markdown, splice
 from labrys.errors import LabrysError, UsageError
@@ -45,15 +46,17 @@ def read_observations(store: Path, *, warn: Callable[[str], None]) -> list[Obser
     return out
 
 
-def write_outputs(matrix: Matrix, out: Path) -> list[Path]:
-    """Write the Markdown and JSON forms into ``out``; return their paths."""
+def write_outputs(matrix: Matrix, out: Path, *, source: Path | None = None) -> list[Path]:
+    """Write the Markdown, JSON and HTML forms into ``out``; return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     md = out / COMPARE_MD
     md.write_text(render_markdown(matrix, links_from=out), encoding="utf-8")
     data = out / COMPARE_JSON
     data.write_text(json.dumps(matrix_json(matrix, base=out), indent=2, default=str) + "\n",
                     encoding="utf-8")
-    return [md, data]
+    page = out / COMPARE_HTML
+    page.write_text(render_html(matrix, base=out, source=str(source or out)), encoding="utf-8")
+    return [md, data, page]
 
 
 def compare(
@@ -63,7 +66,7 @@ def compare(
         "--from", help="Compare the runs already stored under this folder (a store, a "
         "suite's folder, one suite run).", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(
-        help="Where to write compare.md and compare.json. [default: the suite run's folder, "
+        help="Where to write compare.md, .json and .html. [default: the suite run's folder, "
         "or the --from folder]", show_default=False)] = None,
     into: Annotated[Path | None, typer.Option(
         help="Also replace the generated table in this document (between "
@@ -102,7 +105,7 @@ def compare(
     matrix = build_matrix(read_observations(source, warn=_say), registry)
     console.print()
     print_matrix(console, matrix)
-    written = write_outputs(matrix, out or source)
+    written = write_outputs(matrix, out or source, source=source)
     if into is not None:
         _splice_into(into, render_markdown(matrix))
         written.append(into)

@@ -52,3 +52,34 @@ def anomaly_verdict(checker: str, kind: str, *, valid: bool | str = False,
 
 def valid_verdict(checker: str) -> Verdict:
     return compose([Verdict(checker=checker, valid=True), Verdict(checker="stats", valid=True)])
+
+
+ETCD = TestSpec(target="etcd", workload="register", nemesis=("partition",))
+REDIS = TestSpec(target="redis", workload="set", nemesis=("partition",),
+                 topologies=("primaries",), nemesis_interval_s=12)
+PG_REPLICA = TestSpec(target="postgres", workload="register", nemesis=(),
+                      options={"read_from": "replica"})
+
+
+def pg_txn(level: str) -> TestSpec:
+    return TestSpec(target="postgres", workload="list-append", nemesis=(),
+                    options={"isolation": level})
+
+
+def comparison_store(tmp_path: Path) -> Path:
+    """Stored runs of five configurations, each chosen for the cells `labrys compare`
+    makes of it: claimed and held (etcd), not claimed and violated (Redis, PostgreSQL's
+    read committed), claimed and violated (serializable), undecided (replica reads)."""
+    for seed in (1, 2):
+        store_run(tmp_path, ETCD.with_seed(seed), valid_verdict("linearizable"))
+        store_run(tmp_path, REDIS.with_seed(seed), anomaly_verdict(
+            "set", "lost", details={"lost-count": 10 * seed, "acknowledged-count": 100}))
+        store_run(tmp_path, pg_txn("read-committed").with_seed(seed),
+                  elle_verdict(*(WRITE_SKEW if seed == 1 else CLEAN), claim="read-committed"))
+    store_run(tmp_path, pg_txn("serializable").with_seed(1),
+              elle_verdict(*WRITE_SKEW, claim="serializable"))
+    store_run(tmp_path, pg_txn("serializable").with_seed(2),
+              elle_verdict(*CLEAN, claim="serializable"))
+    store_run(tmp_path, PG_REPLICA.with_seed(1),
+              anomaly_verdict("linearizable", None, valid="unknown"))
+    return tmp_path

@@ -11,46 +11,13 @@ import pytest
 from labrys.claims import default_registry, find_runs, observe_run
 from labrys.cli import main
 from labrys.compare import CellKind, build_matrix, matrix_json, render_markdown, splice
-from labrys.harness import TestSpec
-from tests.unit.stored_runs import (
-    CLEAN,
-    WRITE_SKEW,
-    anomaly_verdict,
-    elle_verdict,
-    store_run,
-    valid_verdict,
-)
+from tests.unit.stored_runs import ETCD, comparison_store, store_run, valid_verdict
 
 REGISTRY = default_registry()
 
-ETCD = TestSpec(target="etcd", workload="register", nemesis=("partition",))
-REDIS = TestSpec(target="redis", workload="set", nemesis=("partition",),
-                 topologies=("primaries",), nemesis_interval_s=12)
-PG_REPLICA = TestSpec(target="postgres", workload="register", nemesis=(),
-                      options={"read_from": "replica"})
-
-
-def pg_txn(level: str) -> TestSpec:
-    return TestSpec(target="postgres", workload="list-append", nemesis=(),
-                    options={"isolation": level})
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
-    """Stored runs of five configurations, each chosen for the cells it makes."""
-    for seed in (1, 2):
-        store_run(tmp_path, ETCD.with_seed(seed), valid_verdict("linearizable"))
-        store_run(tmp_path, REDIS.with_seed(seed), anomaly_verdict(
-            "set", "lost", details={"lost-count": 10 * seed, "acknowledged-count": 100}))
-        store_run(tmp_path, pg_txn("read-committed").with_seed(seed),
-                  elle_verdict(*(WRITE_SKEW if seed == 1 else CLEAN), claim="read-committed"))
-    store_run(tmp_path, pg_txn("serializable").with_seed(1),
-              elle_verdict(*WRITE_SKEW, claim="serializable"))
-    store_run(tmp_path, pg_txn("serializable").with_seed(2),
-              elle_verdict(*CLEAN, claim="serializable"))
-    store_run(tmp_path, PG_REPLICA.with_seed(1),
-              anomaly_verdict("linearizable", None, valid="unknown"))
-    return tmp_path
+    return comparison_store(tmp_path)
 
 
 def matrix_of(store: Path):
