@@ -21,24 +21,37 @@ from typing import Any
 
 from labrys.errors import UsageError
 
+MAX_CHARS = 1 << 20
+"""A suite or claims file is a few hundred lines; past 1 MiB it is something else, refused
+before it is read whole."""
+
 
 def read_toml(path: Path, *, what: str) -> dict[str, Any]:
     """The top-level table of the TOML file ``path``.
 
     Raises:
-        UsageError: the file cannot be read or is not TOML; ``what`` names the kind of
-            file in the message ("suite", "claims").
+        UsageError: the file cannot be read, is larger than 1 MiB, is not UTF-8 TOML,
+            nests deeper than the parser follows or holds an integer of more than 4300
+            digits; ``what`` names the kind of file in the message ("suite", "claims").
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as f:
+            text = f.read(MAX_CHARS + 1)
     except OSError as e:
         raise UsageError(f"cannot read the {what} {path}: {e.strerror}; check the path") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not a text file; a {what} file is TOML") from None
+    if len(text) > MAX_CHARS:
+        raise UsageError(f"{path}: larger than 1 MiB; a {what} file is a page or two of TOML")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path}: not valid TOML ({e})") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not a {what} file: its TOML nests too deeply") from None
+    except ValueError:  # what else tomllib refuses: an integer of too many digits
+        raise UsageError(f"{path}: not a {what} file: a number has more than 4300 digits") \
+            from None
 
 
 class Table:
