@@ -63,7 +63,7 @@ class Table:
 
     def __init__(self, data: Any, where: str) -> None:
         if not isinstance(data, Mapping):
-            raise UsageError(f"{where}: expected a table, got {_shown(data)}")
+            raise UsageError(f"{where}: expected a table, got {shown(data)}")
         self.data: Mapping[str, Any] = data
         self.where = where
 
@@ -72,7 +72,7 @@ class Table:
         known = list(allowed)
         for key in self.data:
             if key not in known:
-                raise UsageError(f"{self.where}: unknown key {key!r}; known keys: "
+                raise UsageError(f"{self.where}: unknown key {shown(key)}; known keys: "
                                  f"{', '.join(known)}")
 
     def at(self, key: str) -> str:
@@ -84,7 +84,7 @@ class Table:
     def text(self, key: str, default: str | None = None) -> str | None:
         value = self.data.get(key, default)
         if value is not None and not isinstance(value, str):
-            raise UsageError(f"{self.at(key)} = {_shown(value)} is not valid; expected text")
+            raise UsageError(f"{self.at(key)} = {shown(value)} is not valid; expected text")
         return value
 
     def required_text(self, key: str) -> str:
@@ -97,7 +97,7 @@ class Table:
         """A list of non-empty strings (an absent key is an empty list)."""
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise UsageError(f"{self.at(key)} = {_shown(value)} is not valid; expected a list "
+            raise UsageError(f"{self.at(key)} = {shown(value)} is not valid; expected a list "
                              "of names, e.g. [\"lost\"]")
         return list(value)
 
@@ -107,7 +107,7 @@ class Table:
         good = isinstance(value, list) and bool(value) and all(
             isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
         if key in self.data and not good:
-            raise UsageError(f"{self.at(key)} = {_shown(value)} is not valid; expected a "
+            raise UsageError(f"{self.at(key)} = {shown(value)} is not valid; expected a "
                              "non-empty list of whole numbers >= 0, e.g. [1, 2, 3]")
         return list(value)
 
@@ -123,6 +123,7 @@ class Table:
         return [Table(item, f"{self.where}.{key}[{i + 1}]") for i, item in enumerate(value)]
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to 60 characters: error lines quote what they refuse."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from labrys._tomlfile import Table, read_toml
+from labrys._tomlfile import Table, read_toml, shown
 from labrys.checkers import (
     TXN_MODELS,
     impossible_models,
@@ -166,7 +166,7 @@ def load_guarantees(path: Path, *, workloads: Iterable[str]) -> Guarantees:
         if not isinstance(elle, bool):
             raise UsageError(f"{t.at('elle')} = {elle!r} is not valid; expected true or false")
         if elle and name not in TXN_MODELS:
-            raise UsageError(f"{t.where}: elle = true, but {name!r} is not a model of the "
+            raise UsageError(f"{t.where}: elle = true, but {shown(name)} is not a model of the "
                              f"lattice; known: {', '.join(TXN_MODELS)}")
         by = t.table("decided_by")
         decided_by = {}
@@ -179,11 +179,12 @@ def load_guarantees(path: Path, *, workloads: Iterable[str]) -> Guarantees:
     for g in table.values():
         for weaker in g.implies:
             if weaker not in table:
-                raise UsageError(f"{path}: guarantees.{g.name}.implies names {weaker!r}, which "
-                                 f"is not a guarantee; known: {', '.join(table)}")
+                raise UsageError(f"{path}: guarantees.{g.name}.implies names {shown(weaker)}, "
+                                 f"which is not a guarantee; known: {', '.join(table)}")
     return Guarantees(table=table, elle_workloads=frozenset(elle_workloads))
 
 
 def _check_workload(name: str, known: list[str], where: str) -> None:
     if name not in known:
-        raise UsageError(f"{where}: unknown workload {name!r}; choose one of: {', '.join(known)}")
+        raise UsageError(f"{where}: unknown workload {shown(name)}; choose one of: "
+                         f"{', '.join(known)}")

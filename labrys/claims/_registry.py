@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labrys._tomlfile import Table, read_toml
+from labrys._tomlfile import Table, read_toml, shown
 from labrys.checkers import TXN_MODELS, implied_anomalies, prohibited_anomalies
 from labrys.claims._guarantees import Guarantees, load_guarantees
 from labrys.errors import UsageError
@@ -219,10 +219,10 @@ def load_claims_file(path: Path, guarantees: Guarantees | None = None) -> Target
     top.only(["target", "system", "sources", "configurations"])
     target = top.required_text("target")
     if target not in TARGETS:
-        raise UsageError(f"{top.at('target')}: unknown target {target!r}; choose one of: "
+        raise UsageError(f"{top.at('target')}: unknown target {shown(target)}; choose one of: "
                          f"{', '.join(TARGETS)}")
     if path.stem != target:
-        raise UsageError(f"{path}: claims of target {target!r} belong in {target}.toml")
+        raise UsageError(f"{path}: claims of target {shown(target)} belong in {target}.toml")
     sources = _sources(top.table("sources"))
     configurations = tuple(_configuration(t, target, sources, guarantees)
                            for t in top.tables("configurations"))
@@ -250,12 +250,12 @@ def _configuration(t: Table, target: str, sources: Mapping[str, Source],
     for key, text in options.items():
         option = _option_table(target, key)
         if option is None:
-            raise UsageError(f"{t.at('options')}: {key!r} is not an option of target {target} "
+            raise UsageError(f"{t.at('options')}: {shown(key)} is not an option of target {target} "
                              f"or of any workload; known: {', '.join(get_target(target).options)}")
         try:
             typed[key] = option.parse(text)
         except ValueError:
-            raise UsageError(f"{t.at('options')}.{key} = {text!r} is not valid; expected "
+            raise UsageError(f"{t.at('options')}.{key} = {shown(text)} is not valid; expected "
                              f"{option.expected}") from None
     kinds = known_kinds(guarantees)
     statements = tuple(_statement(s, sources, guarantees, kinds) for s in t.tables("claims"))
@@ -270,7 +270,7 @@ def _statement(t: Table, sources: Mapping[str, Source], guarantees: Guarantees,
     t.only(["source", "says", "claimed", "disclaimed", "prevents", "allows"])
     source = t.required_text("source")
     if source not in sources:
-        raise UsageError(f"{t.at('source')}: unknown source {source!r}; declare it under "
+        raise UsageError(f"{t.at('source')}: unknown source {shown(source)}; declare it under "
                          f"[sources.{source}] (declared: {', '.join(sources) or 'none'})")
     st = Statement(source=source, says=t.required_text("says"),
                    claimed=tuple(t.texts("claimed")), disclaimed=tuple(t.texts("disclaimed")),
@@ -280,11 +280,11 @@ def _statement(t: Table, sources: Mapping[str, Source], guarantees: Guarantees,
                          "disclaimed, or anomaly kinds under prevents or allows")
     for name in (*st.claimed, *st.disclaimed):
         if name not in guarantees.table:
-            raise UsageError(f"{t.where}: unknown guarantee {name!r}; known: "
+            raise UsageError(f"{t.where}: unknown guarantee {shown(name)}; known: "
                              f"{', '.join(guarantees.names)} (declared in {GUARANTEES_FILE})")
     for kind in (*st.prevents, *st.allows):
         if kind not in kinds:
-            raise UsageError(f"{t.where}: unknown anomaly kind {kind!r}; known: "
+            raise UsageError(f"{t.where}: unknown anomaly kind {shown(kind)}; known: "
                              f"{', '.join(sorted(kinds))}")
     for a, b, what in ((st.claimed, st.disclaimed, "claimed and disclaimed"),
                        (st.prevents, st.allows, "prevented and allowed")):
@@ -294,8 +294,8 @@ def _statement(t: Table, sources: Mapping[str, Source], guarantees: Guarantees,
     for kind in st.allows:
         for name in st.claimed:
             if kind in guarantees.prevented_by(name):
-                raise UsageError(f"{t.where}: allows {kind!r}, but {name!r}, claimed in the "
-                                 "same statement, rules it out")
+                raise UsageError(f"{t.where}: allows {shown(kind)}, but {shown(name)}, claimed "
+                                 "in the same statement, rules it out")
     return st
 
 
@@ -325,7 +325,7 @@ def _check_no_contradictions(configurations: tuple[Configuration, ...]) -> None:
         for key in sorted(x.keys() & y.keys()):
             if x[key] != y[key]:
                 raise UsageError(f"{a.where} and {b.where} can both apply to one run and "
-                                 f"disagree about {key!r}; make one of them more specific")
+                                 f"disagree about {shown(key)}; make one of them more specific")
 
 
 def _stances(c: Configuration) -> dict[str, bool]:

@@ -63,7 +63,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labrys._tomlfile import Table, read_toml
+from labrys._tomlfile import Table, read_toml, shown
 from labrys.claims import Registry, default_registry
 from labrys.errors import UsageError
 from labrys.harness import TestSpec, build_spec
@@ -136,7 +136,7 @@ class Suite:
         globs = [p if any(c in p for c in "*?[") else f"*{p}*" for p in patterns]
         chosen = tuple(t for t in self.tests if any(fnmatch.fnmatchcase(t.name, g) for g in globs))
         if not chosen:
-            raise UsageError(f"--only {only!r} matches no test of {self.path}; its tests: "
+            raise UsageError(f"--only {shown(only)} matches no test of {self.path}; its tests: "
                              f"{', '.join(t.name for t in self.tests)}")
         return chosen
 
@@ -151,8 +151,8 @@ def load_suite_file(path: Path, registry: Registry | None = None) -> Suite:
     top.only(_SUITE_KEYS)
     name = top.text("name") or path.stem
     if not name or _UNSAFE.search(name):
-        raise UsageError(f"{top.at('name')} = {name!r} is not valid; expected letters, digits, "
-                         "'.', '_' or '-'")
+        raise UsageError(f"{top.at('name')} = {shown(name)} is not valid; expected letters, "
+                         "digits, '.', '_' or '-'")
     defaults = top.table("defaults")
     base = _spec_layer(defaults, allowed_extra=("seeds",))
     default_seeds = tuple(defaults.ints("seeds")) or (1,)
@@ -178,7 +178,7 @@ def _spec_layer(t: Table, *, allowed_extra: Sequence[str]) -> dict[str, Any]:
     raw = {k: v for k, v in t.data.items() if k not in allowed_extra}
     for key in raw:
         if key.replace("-", "_") in _NOT_IN_SUITES:
-            raise UsageError(f"{t.at(key)}: a suite sets {key!r} itself "
+            raise UsageError(f"{t.at(key)}: a suite sets {shown(key)} itself "
                              "(tests are named by 'name', seeded by 'seeds', stored by --store)")
     return spec_from_mapping(raw, source=t.where)
 
@@ -186,7 +186,7 @@ def _spec_layer(t: Table, *, allowed_extra: Sequence[str]) -> dict[str, Any]:
 def _expand(t: Table, base: Mapping[str, Any], default_seeds: tuple[int, ...]) -> list[SuiteTest]:
     name = t.required_text("name")
     if _UNSAFE.search(name):
-        raise UsageError(f"{t.at('name')} = {name!r} is not valid; expected letters, digits, "
+        raise UsageError(f"{t.at('name')} = {shown(name)} is not valid; expected letters, digits, "
                          "'.', '_' or '-'")
     where = f"{t.where} ({name})"
     t = Table(t.data, where)
@@ -206,7 +206,7 @@ def _expectation(t: Table) -> Expectation:
     try:
         expect = Expect(text)
     except ValueError:
-        raise UsageError(f"{t.at('expect')} = {text!r} is not valid; expected one of: "
+        raise UsageError(f"{t.at('expect')} = {shown(text)} is not valid; expected one of: "
                          f"{', '.join(e.value for e in Expect)}") from None
     anomalies = tuple(t.texts("anomalies"))
     if anomalies and expect is not Expect.INVALID:
