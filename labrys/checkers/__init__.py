@@ -8,6 +8,10 @@ Checkers whose verdict is prefix-closed (an invalid prefix makes the whole histo
 invalid) also judge a history while it is recorded: `online_check` says how, and
 `make_online_checker` builds the incremental checker (`labrys.checkers._online`).
 
+The transactional model lattice is public too (`impossible_models`,
+`prohibited_anomalies`, `implied_anomalies`, `stronger_models`): what an anomaly kind
+rules out is what `labrys compare` judges claims by.
+
 Example:
     >>> from labrys.history import parse_history
     >>> h = parse_history('{"type":"invoke","process":0,"f":"write","value":1}\\n'
@@ -26,6 +30,14 @@ from labrys.checkers._registry import (
     get_checker,
     run_checker,
 )
+from labrys.checkers._txn_models import MODELS as TXN_MODELS
+from labrys.checkers._txn_models import (
+    UNKNOWN_KINDS,
+    implied_anomalies,
+    impossible_models,
+    prohibited_anomalies,
+    stronger_models,
+)
 from labrys.checkers._verdict import (
     UNKNOWN,
     Anomaly,
@@ -40,7 +52,9 @@ from labrys.checkers._verdict import (
 __all__ = [
     "CHECKERS",
     "NOT_GIVEN",
+    "TXN_MODELS",
     "UNKNOWN",
+    "UNKNOWN_KINDS",
     "Anomaly",
     "CheckOptions",
     "CheckerEntry",
@@ -53,8 +67,12 @@ __all__ = [
     "compose",
     "exit_status",
     "get_checker",
+    "implied_anomalies",
+    "impossible_models",
     "make_online_checker",
     "online_check",
+    "prohibited_anomalies",
     "run_checker",
+    "stronger_models",
     "worst",
 ]
