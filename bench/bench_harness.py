@@ -14,6 +14,12 @@ register (a dict under a lock: still no database) and give a linearizable histor
 without the check and once with it. They say what the harness keeps of its pace, how
 much CPU the check's process took, and how far it got.
 
+Last, the time to detection: the in-memory register's first client starts reading
+stale values (the first value each key had) at a given second, at a database-like
+rate (1,000 ops/s, ten times a default run's); with ``--stop-on-anomaly``'s wiring,
+how long after the first stale read the check found it, and how long after that the
+workload had stopped.
+
     .venv/bin/python bench/bench_harness.py [seconds]
 """
 
@@ -35,6 +41,7 @@ from labrys.harness import (
     Interpreter,
     Invocation,
     clients,
+    stagger,
     time_limit,
 )
 from labrys.harness._online import OnlineMonitor
@@ -72,6 +79,66 @@ class MemoryRegisterClient(NoOpClient):
                 return Completion(type=OpType.FAIL, value=invocation.value)
             self.registers[key] = value[1]
             return Completion(type=OpType.OK, value=invocation.value)
+
+
+class StaleRegisterClient(MemoryRegisterClient):
+    """From ``stale_from`` (monotonic seconds) on, reads return the first value each key
+    had: a replica that stopped applying writes."""
+
+    def __init__(self, registers: dict[object, object], lock: threading.Lock,
+                 first: dict[object, object], stale_from: float) -> None:
+        super().__init__(registers, lock)
+        self.first, self.stale_from = first, stale_from
+
+    def invoke(self, invocation: Invocation) -> Completion:
+        key = invocation.value[0]
+        if invocation.f == "read" and time.monotonic() >= self.stale_from:
+            with self.lock:
+                return Completion(type=OpType.OK, value=[key, self.first.get(key)])
+        done = super().invoke(invocation)
+        if invocation.f == "write" and done.type is OpType.OK:
+            with self.lock:
+                self.first.setdefault(key, invocation.value[1])
+        return done
+
+
+def measure_detection(stale_after_s: float, rate: float,
+                      limit_s: float = 30.0) -> tuple[float, float, float, float]:
+    """(first stale read's time, then found after s, then workload stopped after s, CPU s
+    of the check's process), with the first client stale from ``stale_after_s``."""
+    entry = get_workload("register")
+    workload = entry.make({name: o.default for name, o in entry.options.items()})
+    assert isinstance(workload, HasOnlineCheck)
+    check = workload.online_check()
+    assert check is not None
+    registers: dict[object, object] = {}
+    first: dict[object, object] = {}
+    lock = threading.Lock()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "history.jsonl"
+        with JsonlWriter(path) as writer:
+            stale_from = time.monotonic() + 0.5 + stale_after_s  # after the check's start
+
+            def open_client(thread: int) -> MemoryRegisterClient:
+                if thread == 0:
+                    return StaleRegisterClient(registers, lock, first, stale_from)
+                return MemoryRegisterClient(registers, lock)
+
+            generator = stagger(1.0 / rate, workload.generator())
+            interp = Interpreter(generator=clients(time_limit(limit_s, generator)),
+                                 concurrency=10, open_client=open_client, nemesis=None,
+                                 record=writer.write, rng=random.Random(1),
+                                 call_timeout_s=5.0)
+            with OnlineMonitor(check, history=path, clock_ns=interp.clock_ns,
+                               stop_workload=interp.stop) as monitor:
+                time.sleep(0.5)
+                interp.run()
+    online = monitor.summary()
+    found = online["first_anomaly"]
+    assert found is not None and online["stopped_workload_at_s"] is not None, online
+    at_s = found["time_ns"] / 1e9
+    return (at_s, found["found_at_s"] - at_s,
+            online["stopped_workload_at_s"] - found["found_at_s"], online["cpu_s"])
 
 
 def measure(seconds: float, concurrency: int, *, memory: bool = False,
@@ -150,6 +217,12 @@ def main() -> None:
     ops, elapsed, cpu = measure_generator(seconds, 10)
     print(f"{'generator alone':<31} {10:>11} {elapsed:>7.2f} {ops:>8} {ops / elapsed:>7.0f} "
           f"{ops / cpu:>9.0f} {'-':>10}")
+    print("time to detection (--stop-on-anomaly; one client of 10 stale from 2 s, "
+          "1,000 ops/s):")
+    for _ in range(3):
+        at_s, found_s, stopped_s, check_cpu = measure_detection(2.0, 1000.0)
+        print(f"  first stale read at {at_s:.2f} s, found {found_s:.2f} s later, workload "
+              f"stopped {stopped_s:.3f} s after that; the check used {check_cpu:.2f} CPU s")
 
 
 if __name__ == "__main__":
