@@ -14,8 +14,9 @@ costs the runner nothing at all.
 
 Protocol, one JSON object per line on stdout:
 
-- ``{"progress": "12 keys judged", "ops": 1200, "cpu_s": 0.4}`` about once a second
-  (``cpu_s``: the CPU time this process has used so far);
+- ``{"progress": "12 keys judged", "ops": 1200, "cpu_s": 0.4}`` about once a second,
+  and once more when told to stop (``cpu_s``: the CPU time this process has used so
+  far);
 - ``{"finding": {...}, "progress": …, "ops": …, "cpu_s": …}`` the first anomaly
   (`OnlineFinding.to_json` plus ``time_ns``), after which the process ends: the first is
   what the run acts on;
@@ -131,14 +132,19 @@ def watch(checker: OnlineChecker, tail: HistoryTail, *, stopped: Callable[[float
         fed += len(ops)
         finding = checker.check()
         if finding is not None:
-            emit({"finding": finding.to_json() | {"time_ns": finding.time_ns},
-                  "progress": checker.progress(), "ops": fed, "cpu_s": time.process_time()})
+            emit({"finding": finding.to_json() | {"time_ns": finding.time_ns}}
+                 | _progress(checker, fed))
             return
         if clock() - last_progress >= PROGRESS_EVERY_S:
-            emit({"progress": checker.progress(), "ops": fed, "cpu_s": time.process_time()})
+            emit(_progress(checker, fed))
             last_progress = clock()
         if stopped(0.0 if ops else POLL_S):
+            emit(_progress(checker, fed))  # the last word: what results.json keeps
             return
+
+
+def _progress(checker: OnlineChecker, fed: int) -> dict[str, Any]:
+    return {"progress": checker.progress(), "ops": fed, "cpu_s": time.process_time()}
 
 
 def _stdin_stopped(timeout_s: float) -> bool:

@@ -80,6 +80,26 @@ def test_watch_feeds_the_growing_history_and_reports_the_first_anomaly(tmp_path)
     assert messages[-1]["ops"] == len(ops)
 
 
+def test_watch_says_what_it_read_and_used_when_told_to_stop(tmp_path):
+    path = tmp_path / "history.jsonl"
+    ops = list(STALE)[:4]
+    path.write_text(lines(ops[:2]))
+    messages: list[dict] = []
+    answers = iter([False, True])
+
+    def stopped(timeout_s: float) -> bool:
+        with path.open("a") as out:
+            out.write(lines(ops[2:]) if len(messages) == 1 else "")
+        return next(answers)
+
+    watch(make_online_checker(REGISTER), HistoryTail(path), stopped=stopped,
+          emit=messages.append, clock=lambda: 0.0)
+    # The progress a second old said 2 ops; the last word, what results.json keeps, all 4.
+    assert [(m["progress"], m["ops"]) for m in messages] == [("0 keys judged", 2),
+                                                             ("0 keys judged", 4)]
+    assert messages[-1]["cpu_s"] >= messages[0]["cpu_s"] > 0
+
+
 @pytest.mark.slow
 def test_the_monitor_finds_the_anomaly_in_its_own_process_and_stops_the_workload(tmp_path):
     path = tmp_path / "history.jsonl"
