@@ -162,7 +162,11 @@ def _emit(message: dict[str, Any]) -> None:
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when the process that started it dies."""
+    """Ask Linux to SIGKILL this process when the process that started it dies.
+
+    Linux means the *thread* that started it: `OnlineMonitor` is entered on the thread
+    that runs the workload (the runner's main thread), which outlives it. A parent gone
+    before this call is caught by stdin's end instead."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
