@@ -26,14 +26,18 @@ unless ``options.extra["partition"]`` is False. Sequential consistency is *not* 
 
 Before any search, `labrys.checkers._reduce` simplifies each part exactly (crashed
 writes nobody observed dropped, crashed writes bounded by their first observer,
-multi-registers split by the keys transactions connect); then the engine of
-``options.engine`` searches (`labrys.checkers._native_engine`: the Rust core when
-installed, the Python reference otherwise, or z3). With ``options.minimize``, an
-invalid verdict also carries a 1-minimal invalid sub-history (`labrys.checkers._minimize`).
+multi-registers split by the keys transactions connect). Then each part is decided
+(`labrys.checkers._decide`): by the read-mapping in O(n log n) when it is a register
+whose written values are unique (`labrys.checkers._read_mapping`; off with
+``options.extra["read_mapping"] = False``), otherwise by the engine of
+``options.engine`` (`labrys.checkers._native_engine`: the Rust core when installed,
+the Python reference otherwise, or z3). The verdict's ``decided_by`` says which. With
+``options.minimize``, an invalid verdict also carries a 1-minimal invalid sub-history
+(`labrys.checkers._minimize`).
 
-Budgets: ``timeout_s`` (none by default) and ``memory_limit_mb`` (default
-`DEFAULT_MEMORY_LIMIT_MB`) bound all the searches of one check together; running out
-gives ``unknown`` with the reason.
+Budgets: ``timeout_s`` (none by default) and ``memory_limit_mb`` (by default a share of
+the memory available, `labrys.checkers._budgets`) bound all the searches of one check
+together; running out gives ``unknown``, naming the budget.
 """
 
 from __future__ import annotations
@@ -41,8 +45,10 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from labrys.checkers._budgets import memory_limit
+from labrys.checkers._decide import decide_parts
 from labrys.checkers._linearizable_explain import verdict
-from labrys.checkers._native_engine import ENGINES, search_parts
+from labrys.checkers._native_engine import ENGINES
 from labrys.checkers._reduce import reduce_parts
 from labrys.checkers._registry import CheckOptions
 from labrys.checkers._verdict import Verdict
@@ -50,10 +56,6 @@ from labrys.checkers._wgl import Budget
 from labrys.errors import UsageError
 from labrys.history import History
 from labrys.models import Part, Partitionable, call_from_operation, get_model
-
-DEFAULT_MEMORY_LIMIT_MB = 2048
-"""The memo budget when none is given: enough for millions of search states, well below
-what a CI machine has."""
 
 
 def check_linearizable(history: History, options: CheckOptions) -> Verdict:
@@ -87,6 +89,9 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
     partition = options.extra.get("partition", True)
     if not isinstance(partition, bool):
         raise UsageError(f"the partition option is true or false, not {partition!r}")
+    mapping = options.extra.get("read_mapping", True)
+    if not isinstance(mapping, bool):
+        raise UsageError(f"the read_mapping option is true or false, not {mapping!r}")
     model = get_model(options.model, options.init)
     model.init()  # a bad initial value is a usage error before any search
     calls = model.prepare([c for c in map(call_from_operation, history.operations())
@@ -95,16 +100,17 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
         partitioned, parts = True, model.partition(calls)
     else:
         partitioned, parts = False, [Part(key=None, calls=calls, model=model)]
-    memory_limit_mb = options.memory_limit_mb or DEFAULT_MEMORY_LIMIT_MB
+    limit = memory_limit(options.memory_limit_mb)
     budget = Budget(
         deadline=None if options.timeout_s is None else time.monotonic() + options.timeout_s,
-        memory_bytes=memory_limit_mb * 2**20,
+        memory_bytes=limit.mb * 2**20,
     )
     parts, reduction = reduce_parts(parts, sequential=sequential)
-    outcomes = search_parts(parts, sequential=sequential, budget=budget, engine=options.engine)
+    outcomes = decide_parts(parts, sequential=sequential, budget=budget, engine=options.engine,
+                            read_mapping_allowed=mapping)
     result = verdict(name, model, parts, outcomes, sequential=sequential,
                      partitioned=partitioned or reduction.split > 0,
-                     timeout_s=options.timeout_s, memory_limit_mb=memory_limit_mb)
+                     timeout_s=options.timeout_s, memory_limit=limit)
     details = {**result.details, "engine": options.engine, "reduction": reduction.to_json()}
     anomalies = result.anomalies
     if options.minimize and result.valid is False:

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
+from labrys.checkers._budgets import MemoryLimit
+from labrys.checkers._read_mapping import INITIAL, Conflict
 from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict
 from labrys.checkers._wgl import Outcome
 from labrys.models import Call, Inconsistent, Model, Part, show
@@ -144,6 +146,103 @@ def explain_part(part: Part, outcome: Outcome, *, sequential: bool) -> tuple[Ano
     return anomaly, headline
 
 
+def _values(part: Part, root: int) -> list[Any]:
+    """The values of the chain that ``root`` starts (`INITIAL`: the initial value): its
+    written value, then each cas's from it, in order."""
+    value = part.model.init() if root == INITIAL else _written(part.calls[root])
+    after = {c.value[0]: c.value[1] for c in part.calls if c.f == "cas"}
+    out = [value]
+    while value in after and len(out) <= len(part.calls):
+        value = after[value]
+        out.append(value)
+    return out
+
+
+def _written(call: Call) -> Any:
+    return call.value[1] if call.f in ("cas", "put", "append") else call.value
+
+
+def _expected(call: Call) -> Any:
+    return call.value[0] if call.f == "cas" else (
+        call.value[1] if isinstance(call.value, tuple) and call.f == "get" else call.value)
+
+
+def _shown(values: Sequence[Any]) -> str:
+    if len(values) == 1:
+        return show(values[0])
+    if len(values) == 2:
+        return f"{show(values[0])} → {show(values[1])}"
+    return f"{show(values[0])} → … → {show(values[-1])} ({len(values)} values, one chain of cas)"
+
+
+def _since(part: Part, model: Model, position: int) -> str:
+    if position == INITIAL:
+        return "the start"
+    return f"when {_op(part.calls[position], model)} completed"
+
+
+def explain_conflict(part: Part, conflict: Conflict) -> tuple[Anomaly, str]:
+    """The anomaly for a part the read-mapping proved invalid, when the search could not
+    explain it within its budget: the read-mapping's own proof, in words."""
+    model, calls = part.model, part.calls
+    op = calls[conflict.op]
+    kind = conflict.kind
+    if kind == "unwritten":
+        reason = (f"it expects {show(_expected(op))}, which no operation wrote and the "
+                  "register did not start with")
+    elif kind == "reused":
+        first, source = conflict.others
+        value = show(op.value[0])
+        whose = ("the register started with" if source == INITIAL
+                 else f"only op {calls[source].index} wrote")
+        reason = (f"{_op(calls[first], model)} already replaced {value}, which {whose}, "
+                  "and nothing writes it again")
+    elif kind == "cycle":
+        others = ", ".join(f"op {calls[i].index}" for i in conflict.others)
+        reason = (f"it and {others} each expect a value that another of them writes, and no "
+                  "other operation writes any of those values, so none of them can go first")
+    elif kind == "order":
+        [before] = conflict.others
+        reason = (f"{_op(calls[before], model)} must take effect before it (every written "
+                  f"value is unique, so the values {_shown(_values(part, conflict.chains[0]))} "
+                  f"follow one another in that order), but op {op.index} completed before op "
+                  f"{calls[before].index} began")
+    else:
+        first_done, b_last, b_first = conflict.others
+        a_root, b_root = conflict.chains
+        a, b = _shown(_values(part, a_root)), _shown(_values(part, b_root))
+        stretch = (f"{a} had to stay in the register from {_since(part, model, first_done)} "
+                   f"until op {op.index} began")
+        if kind == "overlap":
+            reason = (f"{stretch}, and {b} from {_since(part, model, b_first)} until "
+                      f"{_op(calls[b_last], model)} began: the two stretches overlap, and "
+                      "the register holds one value at a time")
+        else:
+            writer = "" if b_root == INITIAL else f", written by {_op(calls[b_root], model)},"
+            reason = (f"{stretch}; but {b}{writer} had to take effect entirely inside that "
+                      f"time: the last operation on it to begin, op {calls[b_last].index}, "
+                      f"began after it started, and the first to complete, op "
+                      f"{calls[b_first].index}, completed before it ended")
+    headline = f"{_op(op, model)} cannot be linearized: {reason}"
+    named = {conflict.op, *conflict.others, *conflict.chains} - {INITIAL}
+    text = headline + "."
+    if part.key is not None:
+        where = f"Key {show(part.key)}: "
+        text, headline = (where + text[0].lower() + text[1:],
+                          where + headline[0].lower() + headline[1:])
+    else:
+        text, headline = text[0].upper() + text[1:], headline[0].upper() + headline[1:]
+    anomaly = Anomaly(
+        kind=_KIND[False],
+        ops=tuple(sorted(calls[i].index for i in named)),
+        explanation=text,
+        data={"key": _json_key(part.key), "op": op.index, "operations": len(calls),
+              "algorithm": "read-mapping", "conflict": kind,
+              "others": [calls[i].index for i in conflict.others if i != INITIAL]},
+    )
+    return anomaly, headline
+
+
 def verdict(
     checker: str,
     model: Model,
@@ -153,21 +252,25 @@ def verdict(
     sequential: bool,
     partitioned: bool,
     timeout_s: float | None,
-    memory_limit_mb: int,
+    memory_limit: MemoryLimit,
 ) -> Verdict:
     """The verdict for a whole history from the outcome of each of its parts."""
     total = sum(len(p.calls) for p in parts)
+    decided = {o.algorithm for o in outcomes if o.valid != UNKNOWN}
     details: dict[str, Any] = {
         "model": model.name,
         "operations": total,
         "parts": len(parts),
         "partitioned": partitioned,
         "states_explored": sum(o.explored for o in outcomes),
+        "decided_by": sorted(decided),
     }
     invalid = [(p, o) for p, o in zip(parts, outcomes, strict=True) if o.valid is False]
     stopped = [(p, o) for p, o in zip(parts, outcomes, strict=True) if o.valid == UNKNOWN]
     if invalid:
-        explained = [explain_part(p, o, sequential=sequential) for p, o in invalid[:SHOWN_KEYS]]
+        explained = [explain_conflict(p, o.conflict) if o.conflict is not None
+                     else explain_part(p, o, sequential=sequential)
+                     for p, o in invalid[:SHOWN_KEYS]]
         anomalies = tuple(anomaly for anomaly, _ in explained)
         text = f"Not {_adjective(sequential)}. {explained[0][1]}."
         if partitioned and len(invalid) > 1:
@@ -187,7 +290,7 @@ def verdict(
         why = stopped[0][1].stopped
         details["stopped"] = why
         limit = (f"its time limit of {timeout_s:g} s" if why == "time"
-                 else f"its memory limit of {memory_limit_mb} MB")
+                 else memory_limit.describe())
         undecided = (f" ({len(stopped)} of {len(parts)} keys undecided)" if partitioned
                      else "")
         text = (f"Unknown: the search reached {limit} after exploring "
@@ -199,6 +302,12 @@ def verdict(
         "the 1 operation checked fits")
     text = (f"{_adjective(sequential).capitalize()}: {counted} one order consistent with "
             f"{_ORDER[sequential]} and the {model.name} model{where}.")
+    mapped = sum(1 for o in outcomes if o.algorithm == "read-mapping")
+    if mapped:
+        which = "" if mapped == len(parts) else f" for {mapped} of the {len(parts)} keys"
+        text += (f" Decided{which} from the read-mapping: every written value is unique, so "
+                 "each read names the write it saw, and real time alone decides (Gibbons and "
+                 "Korach 1997).")
     return Verdict(checker=checker, valid=True, explanation=text, details=details)
 
 

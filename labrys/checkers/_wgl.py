@@ -71,6 +71,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from labrys.checkers._read_mapping import Conflict
 from labrys.models import Call, Inconsistent, Model, State
 
 QUANTUM = 8192
@@ -106,6 +107,11 @@ class Outcome:
             order; the whole order when valid.
         states: the model state after each operation of ``prefix``.
         explored: how many (placed set, state) pairs the memo held at the end.
+        algorithm: what decided: ``"search"``, or ``"read-mapping"``
+            (`labrys.checkers._read_mapping`), whose verdicts the search explains when
+            it can.
+        conflict: for an invalid part the read-mapping decided and the search could
+            not explain within its budget, the read-mapping's own proof.
     """
 
     valid: bool | Literal["unknown"]
@@ -113,6 +119,8 @@ class Outcome:
     prefix: tuple[int, ...] = ()
     states: tuple[State, ...] = ()
     explored: int = 0
+    algorithm: str = "search"
+    conflict: Conflict | None = None
 
 
 Search = Generator[int, str | None, Outcome]
