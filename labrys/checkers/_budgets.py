@@ -54,8 +54,8 @@ class MemoryLimit:
         """The budget in a few words, for an unknown verdict."""
         if self.given:
             return f"its memory limit of {self.mb} MB"
-        return (f"its default memory limit of {self.mb} MB (half the memory available "
-                "when the check began; set --memory-limit to change it)")
+        return (f"its default memory limit of {self.mb} MB ({DEFAULT_MEMORY_SHARE:.0%} of the "
+                "memory available when the check began; set --memory-limit to change it)")
 
 
 def memory_limit(given_mb: int | None) -> MemoryLimit:

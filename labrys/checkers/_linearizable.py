@@ -47,7 +47,7 @@ import time
 
 from labrys.checkers._budgets import memory_limit
 from labrys.checkers._decide import decide_parts
-from labrys.checkers._linearizable_explain import verdict
+from labrys.checkers._linearizable_verdict import decided, verdict
 from labrys.checkers._native_engine import ENGINES
 from labrys.checkers._reduce import reduce_parts
 from labrys.checkers._registry import CheckOptions
@@ -108,7 +108,10 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
     parts, reduction = reduce_parts(parts, sequential=sequential)
     outcomes = decide_parts(parts, sequential=sequential, budget=budget, engine=options.engine,
                             read_mapping_allowed=mapping)
-    result = verdict(name, model, parts, outcomes, sequential=sequential,
+    result = verdict(name, model,
+                     [decided(p, o, sequential=sequential)
+                      for p, o in zip(parts, outcomes, strict=True)],
+                     sequential=sequential,
                      partitioned=partitioned or reduction.split > 0,
                      timeout_s=options.timeout_s, memory_limit=limit)
     details = {**result.details, "engine": options.engine, "reduction": reduction.to_json()}
