@@ -45,17 +45,18 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from labrys.checkers._budgets import memory_limit
+from labrys.checkers._budgets import MemoryLimit, memory_limit
 from labrys.checkers._decide import decide_parts
-from labrys.checkers._linearizable_verdict import decided, verdict
+from labrys.checkers._linearizable_verdict import Decided, decided, verdict
+from labrys.checkers._native_check import native_check
 from labrys.checkers._native_engine import ENGINES
-from labrys.checkers._reduce import reduce_parts
+from labrys.checkers._reduce import Reduction, reduce_parts
 from labrys.checkers._registry import CheckOptions
 from labrys.checkers._verdict import Verdict
 from labrys.checkers._wgl import Budget
 from labrys.errors import UsageError
 from labrys.history import History
-from labrys.models import Part, Partitionable, call_from_operation, get_model
+from labrys.models import Model, Part, Partitionable, call_from_operation, get_model
 
 
 def check_linearizable(history: History, options: CheckOptions) -> Verdict:
@@ -94,24 +95,20 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
         raise UsageError(f"the read_mapping option is true or false, not {mapping!r}")
     model = get_model(options.model, options.init)
     model.init()  # a bad initial value is a usage error before any search
-    calls = model.prepare([c for c in map(call_from_operation, history.operations())
-                           if c is not None])
-    if partition and not sequential and isinstance(model, Partitionable):
-        partitioned, parts = True, model.partition(calls)
-    else:
-        partitioned, parts = False, [Part(key=None, calls=calls, model=model)]
     limit = memory_limit(options.memory_limit_mb)
-    budget = Budget(
-        deadline=None if options.timeout_s is None else time.monotonic() + options.timeout_s,
-        memory_bytes=limit.mb * 2**20,
-    )
-    parts, reduction = reduce_parts(parts, sequential=sequential)
-    outcomes = decide_parts(parts, sequential=sequential, budget=budget, engine=options.engine,
-                            read_mapping_allowed=mapping)
-    result = verdict(name, model,
-                     [decided(p, o, sequential=sequential)
-                      for p, o in zip(parts, outcomes, strict=True)],
-                     sequential=sequential,
+    natively = None
+    if not sequential and options.engine in ("auto", "native"):
+        natively = native_check(history, model, partition=partition,
+                                timeout_s=options.timeout_s, memory_limit=limit,
+                                read_mapping=mapping)
+    if natively is not None:
+        parts_decided, reduction = natively
+        partitioned = partition and isinstance(model, Partitionable)
+    else:
+        parts_decided, reduction, partitioned = _decide_in_python(
+            history, model, options, sequential=sequential, partition=partition,
+            read_mapping=mapping, limit=limit)
+    result = verdict(name, model, parts_decided, sequential=sequential,
                      partitioned=partitioned or reduction.split > 0,
                      timeout_s=options.timeout_s, memory_limit=limit)
     details = {**result.details, "engine": options.engine, "reduction": reduction.to_json()}
@@ -126,3 +123,25 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
             details["minimal"] = {"ops": list(minimal.ops), "one_minimal": minimal.one_minimal,
                                   "checks": minimal.checks}
     return dataclasses.replace(result, details=details, anomalies=anomalies)
+
+
+def _decide_in_python(history: History, model: Model, options: CheckOptions, *,
+                      sequential: bool, partition: bool, read_mapping: bool,
+                      limit: MemoryLimit) -> tuple[list[Decided], Reduction, bool]:
+    """Each part decided from the history's ops: (parts, what the reductions did,
+    whether the model split the history into parts)."""
+    calls = model.prepare([c for c in map(call_from_operation, history.operations())
+                           if c is not None])
+    if partition and not sequential and isinstance(model, Partitionable):
+        partitioned, parts = True, model.partition(calls)
+    else:
+        partitioned, parts = False, [Part(key=None, calls=calls, model=model)]
+    budget = Budget(
+        deadline=None if options.timeout_s is None else time.monotonic() + options.timeout_s,
+        memory_bytes=limit.mb * 2**20,
+    )
+    parts, reduction = reduce_parts(parts, sequential=sequential)
+    outcomes = decide_parts(parts, sequential=sequential, budget=budget, engine=options.engine,
+                            read_mapping_allowed=read_mapping)
+    return ([decided(p, o, sequential=sequential) for p, o in zip(parts, outcomes, strict=True)],
+            reduction, partitioned)

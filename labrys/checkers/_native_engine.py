@@ -17,8 +17,8 @@ verdicts are the same (``tests/unit/test_engines_agree.py`` demands it), so the 
 is only about speed.
 
 The core is optional. Without a Rust toolchain labrys installs and runs in pure
-Python; `native_module` then says so once per process, in one log line, and ``auto``
-falls back quietly after that. Asking for ``native`` by name when it is absent is a
+Python; `labrys._native.native_module` then says so once per process, in one log line,
+and ``auto`` falls back quietly after that. Asking for ``native`` by name when it is absent is a
 usage error, with the command that builds it.
 
 Encoding. Each part crosses as plain lists of integers (see ``native/src/lib.rs``):
@@ -43,14 +43,12 @@ Example:
 
 from __future__ import annotations
 
-import functools
-import importlib
 import logging
 import time
 from collections.abc import Hashable, Sequence
-from types import ModuleType
 from typing import Any
 
+from labrys._native import native_module
 from labrys.checkers._wgl import Budget, Outcome, run, search_linearizable, search_sequential
 from labrys.errors import UsageError
 from labrys.models import (
@@ -76,22 +74,6 @@ _READ, _WRITE, _CAS, _APPEND, _ADD = range(5)
 """Micro-operation kinds, as ``native/src/model.rs`` numbers them."""
 
 _I64 = (-(2**63), 2**63 - 1)
-
-
-def _import_native() -> ModuleType:
-    """Import the compiled core; a function of its own so tests can make it fail."""
-    return importlib.import_module("labrys_native")
-
-
-@functools.cache
-def native_module() -> ModuleType | None:
-    """The native core, or None if it is not installed (said once per process)."""
-    try:
-        return _import_native()
-    except ImportError as e:
-        _log.warning("labrys: the native search core is not installed (%s); checking in "
-                     "pure Python, which is slower. Build it with scripts/build-native.sh.", e)
-        return None
 
 
 class _Values:

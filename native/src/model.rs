@@ -167,6 +167,11 @@ impl Machine {
         &self.micros[self.starts[op]..self.starts[op + 1]]
     }
 
+    /// The string a one-slot state holds, if it is one (kv values, appended to).
+    pub fn text_of(&self, state: u64) -> Option<&str> {
+        self.texts.as_ref()?.text(state as i64)
+    }
+
     /// Bytes held by the interners, for the memory budget.
     pub fn bytes(&self) -> usize {
         self.vector_bytes + self.texts.as_ref().map_or(0, |t| t.bytes)

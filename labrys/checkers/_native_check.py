@@ -1,0 +1,108 @@
+"""The register family checked by the native core on the columns it read, end to end.
+
+A history read by the native reader (`History.native`) is checked for linearizability
+under ``register``, ``cas-register`` or ``kv`` (per key) without an `Op` or a `Call`
+per operation: the core builds the calls, splits kv keys, applies the exact reductions,
+decides each part by the read-mapping or the search (``native/src/registers.rs``,
+following `labrys.checkers._decide` step for step), and hands back, for an invalid
+part, only the operations its explanation names. Those few become `Call` objects here,
+from the history's ops, and the explanation is written by the same Python code as on
+every other path, so the verdict reads the same whichever path produced it (the tests
+demand it).
+
+The core declines (`native_check` returns None) whatever it does not reproduce exactly,
+an operation the model refuses included, and the caller then checks the history the
+Python way, which raises the user-facing error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from labrys.checkers._budgets import MemoryLimit
+from labrys.checkers._decide import EXPLAIN_MEMORY_BYTES
+from labrys.checkers._linearizable_explain import Impasse
+from labrys.checkers._linearizable_verdict import Decided
+from labrys.checkers._read_mapping_explain import Chain, Refutation
+from labrys.checkers._reduce import Reduction
+from labrys.checkers._wgl import Outcome
+from labrys.history import History, Operation
+from labrys.models import KV, Call, CASRegister, Inconsistent, Model, Register, freeze
+from labrys.models import call_from_operation as _call_from_operation
+
+CallRef = tuple[int, str, bool, int]
+"""A call as the core names it: (invocation index, f, known, return index or -1)."""
+
+
+def _call(history: History, ref: CallRef) -> Call:
+    index, f, known, returned = ref
+    invocation = history[index]
+    call = _call_from_operation(Operation(invocation, history.completion(invocation)))
+    assert call is not None
+    return Call(index=index, process=call.process, f=f, value=call.value, known=known,
+                return_index=None if returned < 0 else returned)
+
+
+def _impasse(history: History, model: Model, data: Any) -> Impasse:
+    placed, steps, (has_state, before), options, more = data
+    calls = [_call(history, ref) for ref in steps]
+    state = freeze(before) if has_state else model.init()
+    walked = []
+    for call in calls:
+        state = model.step(state, call)
+        if isinstance(state, Inconsistent):  # the core and the model disagree: a bug
+            raise AssertionError(f"native prefix replays inconsistently at op {call.index}")
+        walked.append((call, state))
+    return Impasse(placed=placed, steps=tuple(walked), state=state,
+                   options=tuple(_call(history, r) for r in options), more_options=more)
+
+
+def _refutation(history: History, data: Any) -> Refutation:
+    kind, op, others, chains = data
+    return Refutation(
+        kind=kind, op=_call(history, op),
+        others=tuple(None if o is None else _call(history, o) for o in others),
+        chains=tuple(Chain(writer=None if w is None else _call(history, w), first=freeze(a),
+                           last=freeze(b), length=n) for w, a, b, n in chains))
+
+
+def native_check(history: History, model: Model, *, partition: bool,
+                 timeout_s: float | None, memory_limit: MemoryLimit,
+                 read_mapping: bool) -> tuple[list[Decided], Reduction] | None:
+    """Each part decided by the core, or None if the core declines this history.
+
+    Args:
+        history: a history the native reader read.
+        model: ``register``, ``cas-register`` or ``kv``.
+        partition: kv per key (the core declines kv checked whole).
+        timeout_s, memory_limit: the check's budgets.
+        read_mapping: whether the read-mapping may decide parts.
+    """
+    columns = history.native()
+    if columns is None or not isinstance(model, Register | CASRegister | KV):
+        return None
+    result = columns.check_registers(
+        model.name, freeze(model.initial), partition=partition, timeout_s=timeout_s,
+        memory_limit_mb=float(memory_limit.mb), explain_mb=EXPLAIN_MEMORY_BYTES / 2**20,
+        read_mapping=read_mapping)
+    if result is None:
+        return None
+    parts, dropped, bounded = result
+    decided = []
+    for key, operations, status, why, algorithm, explored, explanation in parts:
+        part_model = model.key_model(freeze(key)) if isinstance(model, KV) else model
+        part_key: Hashable = None if key is None else freeze(key)
+        valid = {"valid": True, "invalid": False}.get(status, "unknown")
+        outcome = Outcome(valid=valid, stopped=why, explored=explored, algorithm=algorithm)
+        d = Decided(key=part_key, model=part_model, operations=operations, outcome=outcome)
+        if explanation is not None:
+            what, data = explanation
+            if what == "impasse":
+                d = Decided(key=part_key, model=part_model, operations=operations,
+                            outcome=outcome, impasse=_impasse(history, part_model, data))
+            else:
+                d = Decided(key=part_key, model=part_model, operations=operations,
+                            outcome=outcome, refutation=_refutation(history, data))
+        decided.append(d)
+    return decided, Reduction(dropped=tuple(dropped), bounded=tuple(map(tuple, bounded)))
