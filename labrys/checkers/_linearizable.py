@@ -56,7 +56,7 @@ from labrys.checkers._verdict import Verdict
 from labrys.checkers._wgl import Budget
 from labrys.errors import UsageError
 from labrys.history import History
-from labrys.models import Model, Part, Partitionable, call_from_operation, get_model
+from labrys.models import Model, Part, call_from_operation, get_model, partitionable
 
 
 def check_linearizable(history: History, options: CheckOptions) -> Verdict:
@@ -103,7 +103,7 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
                                 read_mapping=mapping)
     if natively is not None:
         parts_decided, reduction = natively
-        partitioned = partition and isinstance(model, Partitionable)
+        partitioned = partition and partitionable(model)
     else:
         parts_decided, reduction, partitioned = _decide_in_python(
             history, model, options, sequential=sequential, partition=partition,
@@ -132,7 +132,7 @@ def _decide_in_python(history: History, model: Model, options: CheckOptions, *,
     whether the model split the history into parts)."""
     calls = model.prepare([c for c in map(call_from_operation, history.operations())
                            if c is not None])
-    if partition and not sequential and isinstance(model, Partitionable):
+    if partition and not sequential and partitionable(model):
         partitioned, parts = True, model.partition(calls)
     else:
         partitioned, parts = False, [Part(key=None, calls=calls, model=model)]

@@ -67,6 +67,23 @@ def _refutation(history: History, data: Any) -> Refutation:
                            last=freeze(b), length=n) for w, a, b, n in chains))
 
 
+def _named(parts: Any) -> set[int]:
+    """The history indices of every operation the explanations will name."""
+    named: set[int] = set()
+    for *_, explanation in parts:
+        if explanation is None:
+            continue
+        what, data = explanation
+        if what == "impasse":
+            _, steps, _, options, _ = data
+            refs = [*steps, *options]
+        else:
+            _, op, others, chains = data
+            refs = [op, *others, *(w for w, *_ in chains)]
+        named.update(ref[0] for ref in refs if ref is not None)
+    return named
+
+
 def native_check(history: History, model: Model, *, partition: bool,
                  timeout_s: float | None, memory_limit: MemoryLimit,
                  read_mapping: bool) -> tuple[list[Decided], Reduction] | None:
@@ -89,6 +106,7 @@ def native_check(history: History, model: Model, *, partition: bool,
     if result is None:
         return None
     parts, dropped, bounded = result
+    history.prefetch(_named(parts))
     decided = []
     for key, operations, status, why, algorithm, explored, explanation in parts:
         part_model = model.key_model(freeze(key)) if isinstance(model, KV) else model

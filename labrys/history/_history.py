@@ -100,6 +100,7 @@ class NativeColumns(Protocol):
 
     def __len__(self) -> int: ...
     def columns(self, start: int, stop: int) -> tuple[list[Any], ...]: ...
+    def columns_at(self, indices: list[int]) -> tuple[list[Any], ...]: ...
     def pairs(self) -> list[int]: ...
     def partner(self, i: int) -> int: ...
     def client_functions(self) -> list[str]: ...
@@ -109,13 +110,17 @@ _TYPES = (OpType.INVOKE, OpType.OK, OpType.FAIL, OpType.INFO)
 """Op types by the native core's codes."""
 
 
-def _native_ops(native: NativeColumns, start: int, stop: int) -> list[Op]:
-    types, times, processes, fs, values, nodes, errors, extras = native.columns(start, stop)
+def _native_ops(native: NativeColumns, indices: Sequence[int]) -> list[Op]:
+    """The ops at ``indices``, made from the native core's columns."""
+    if isinstance(indices, range) and indices.step == 1:
+        columns = native.columns(indices.start, indices.stop)
+    else:
+        columns = native.columns_at(list(indices))
+    types, times, processes, fs, values, nodes, errors, extras = columns
     return [Op(index=i, time=t, type=_TYPES[k], process=p, f=f, value=v, node=n, error=e,
                extra={} if x is None else x)
-            for i, k, t, p, f, v, n, e, x in zip(range(start, stop), types, times, processes,
-                                                   fs, values, nodes, errors, extras,
-                                                   strict=True)]
+            for i, k, t, p, f, v, n, e, x in zip(indices, types, times, processes, fs, values,
+                                                   nodes, errors, extras, strict=True)]
 
 
 class History(Sequence[Op]):
@@ -155,7 +160,7 @@ class History(Sequence[Op]):
     def _ops(self) -> list[Op]:
         if self._ops_list is None:
             assert self._native is not None
-            ops = _native_ops(self._native, 0, len(self._native))
+            ops = _native_ops(self._native, range(len(self._native)))
             for i, op in self._single.items():
                 ops[i] = op
             self._ops_list = ops
@@ -176,8 +181,20 @@ class History(Sequence[Op]):
         if op is None:
             if not 0 <= i < len(self._native):
                 raise IndexError("history index out of range")
-            op = self._single[i] = _native_ops(self._native, i, i + 1)[0]
+            op = self._single[i] = _native_ops(self._native, range(i, i + 1))[0]
         return op
+
+    def prefetch(self, indices: Iterable[int]) -> None:
+        """Make the ops at ``indices`` and their partners now, in one call to the core
+        (for code that will ask for a few ops of a long native history one by one)."""
+        if self._ops_list is not None or self._native is None:
+            return
+        native = self._native
+        wanted = set(indices)
+        wanted |= {p for p in map(native.partner, wanted) if p >= 0}
+        missing = sorted(wanted - self._single.keys())
+        if missing:
+            self._single.update(zip(missing, _native_ops(native, missing), strict=True))
 
     def _partner(self, i: int) -> int:
         if self._pair_list is None and self._native is not None:

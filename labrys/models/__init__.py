@@ -40,6 +40,7 @@ from labrys.models._model import (
     State,
     call_from_operation,
     freeze,
+    partitionable,
     show,
 )
 from labrys.models._multi_register import MultiRegister
@@ -100,5 +101,6 @@ __all__ = [
     "call_from_operation",
     "freeze",
     "get_model",
+    "partitionable",
     "show",
 ]

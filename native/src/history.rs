@@ -45,52 +45,17 @@ impl NativeHistory {
     /// Ops `start..stop` as columns: (types, times, processes, fs, values, nodes, errors,
     /// extras); a type is 0-3 (invoke, ok, fail, info), an absent node or error None, an
     /// empty extra None. Values are new objects on each call.
-    #[allow(clippy::type_complexity)]
     fn columns<'py>(&self, py: Python<'py>, start: usize, stop: usize) -> PyResult<Bound<'py, PyAny>> {
-        let c = &self.cols;
-        let stop = stop.min(c.len());
-        let start = start.min(stop);
-        let mut fs: Vec<Option<Bound<'py, PyString>>> = vec![None; c.vals_strings_hint()];
-        let mut str_of = |s: u32| -> Bound<'py, PyString> {
-            let slot = &mut fs[s as usize];
-            slot.get_or_insert_with(|| PyString::new(py, c.vals.string(s))).clone()
-        };
-        let types = PyList::empty(py);
-        let times = PyList::empty(py);
-        let processes = PyList::empty(py);
-        let functions = PyList::empty(py);
-        let values = PyList::empty(py);
-        let nodes = PyList::empty(py);
-        let errors = PyList::empty(py);
-        let extras = PyList::empty(py);
-        for i in start..stop {
-            types.append(c.types[i])?;
-            times.append(c.time[i])?;
-            processes.append(self.process(py, i)?)?;
-            functions.append(str_of(c.f[i]))?;
-            values.append(c.vals.to_python(py, c.value[i])?)?;
-            if c.node[i] == NONE {
-                nodes.append(py.None())?;
-            } else {
-                nodes.append(str_of(c.node[i]))?;
-            }
-            if c.error[i] == NONE {
-                errors.append(py.None())?;
-            } else {
-                errors.append(c.vals.to_python(py, c.error[i])?)?;
-            }
-            let (lo, hi) = (c.extra_start[i] as usize, c.extra_start[i + 1] as usize);
-            if lo == hi {
-                extras.append(py.None())?;
-            } else {
-                let d = PyDict::new(py);
-                for &(k, v) in &c.extra[lo..hi] {
-                    d.set_item(str_of(k), c.vals.to_python(py, v)?)?;
-                }
-                extras.append(d)?;
-            }
+        let stop = stop.min(self.cols.len());
+        self.columns_of(py, start.min(stop)..stop)
+    }
+
+    /// The ops at `indices`, as `columns` gives them.
+    fn columns_at<'py>(&self, py: Python<'py>, indices: Vec<usize>) -> PyResult<Bound<'py, PyAny>> {
+        if indices.iter().any(|&i| i >= self.cols.len()) {
+            return Err(PyIndexError::new_err("op index out of range"));
         }
-        Ok((types, times, processes, functions, values, nodes, errors, extras).into_pyobject(py)?.into_any())
+        self.columns_of(py, indices.into_iter())
     }
 
     /// The partner of each op (its completion or invocation), -1 for none.
@@ -130,8 +95,49 @@ impl NativeHistory {
     }
 }
 
-impl Columns {
-    fn vals_strings_hint(&self) -> usize {
-        self.vals.string_count()
+impl NativeHistory {
+    fn columns_of<'py>(&self, py: Python<'py>, indices: impl Iterator<Item = usize>) -> PyResult<Bound<'py, PyAny>> {
+        let c = &self.cols;
+        let mut fs: Vec<Option<Bound<'py, PyString>>> = vec![None; c.vals.string_count()];
+        let mut str_of = |s: u32| -> Bound<'py, PyString> {
+            let slot = &mut fs[s as usize];
+            slot.get_or_insert_with(|| PyString::new(py, c.vals.string(s))).clone()
+        };
+        let types = PyList::empty(py);
+        let times = PyList::empty(py);
+        let processes = PyList::empty(py);
+        let functions = PyList::empty(py);
+        let values = PyList::empty(py);
+        let nodes = PyList::empty(py);
+        let errors = PyList::empty(py);
+        let extras = PyList::empty(py);
+        for i in indices {
+            types.append(c.types[i])?;
+            times.append(c.time[i])?;
+            processes.append(self.process(py, i)?)?;
+            functions.append(str_of(c.f[i]))?;
+            values.append(c.vals.to_python(py, c.value[i])?)?;
+            if c.node[i] == NONE {
+                nodes.append(py.None())?;
+            } else {
+                nodes.append(str_of(c.node[i]))?;
+            }
+            if c.error[i] == NONE {
+                errors.append(py.None())?;
+            } else {
+                errors.append(c.vals.to_python(py, c.error[i])?)?;
+            }
+            let (lo, hi) = (c.extra_start[i] as usize, c.extra_start[i + 1] as usize);
+            if lo == hi {
+                extras.append(py.None())?;
+            } else {
+                let d = PyDict::new(py);
+                for &(k, v) in &c.extra[lo..hi] {
+                    d.set_item(str_of(k), c.vals.to_python(py, v)?)?;
+                }
+                extras.append(d)?;
+            }
+        }
+        Ok((types, times, processes, functions, values, nodes, errors, extras).into_pyobject(py)?.into_any())
     }
 }

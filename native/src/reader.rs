@@ -396,9 +396,11 @@ fn word(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
-/// `jepsen\.util\s+-\s+(\S+)\s+:(\w+)\s+:(\w+)\s+(.*?)\s*$`, searched in `line`: the
-/// process, type, f and value texts.
-fn porcupine_line(line: &[u8]) -> Option<(&[u8], &[u8], &[u8], &[u8])> {
+/// The process, type, f and value texts of a Jepsen log line.
+type LogLine<'a> = (&'a [u8], &'a [u8], &'a [u8], &'a [u8]);
+
+/// `jepsen\.util\s+-\s+(\S+)\s+:(\w+)\s+:(\w+)\s+(.*?)\s*$`, searched in `line`.
+fn porcupine_line(line: &[u8]) -> Option<LogLine<'_>> {
     const NEEDLE: &[u8] = b"jepsen.util";
     let mut from = 0;
     while let Some(at) = line[from..].windows(NEEDLE.len()).position(|w| w == NEEDLE) {

@@ -239,6 +239,9 @@ fn reduce(cols: &Columns, family: Family, initial: u32, mut calls: Vec<Call>, dr
     }
 }
 
+/// The parts to decide, and the operations the reductions dropped and bounded.
+type Prepared = (Vec<Piece>, Vec<i64>, Vec<(i64, i64)>);
+
 /// One part: its key (a value of the history, for kv) and calls.
 struct Piece {
     key: Option<Vid>,
@@ -324,10 +327,30 @@ fn read_mapping(family: Family, initial: u32, calls: &[Call]) -> Option<Option<C
     readmap::decide(&roles, &invoked, &returned, &known, initial)
 }
 
+/// The search of one part. It decides with crashed operations of identical effect
+/// placed in invocation order only (`linear.rs`'s symmetry: the same verdicts from far
+/// fewer states); an invalid part is searched again without, because its explanation
+/// must show the longest prefix the Python engine finds.
 fn search(cols: &Columns, family: Family, initial: u32, calls: &[Call], budget: &Budget, stop: bool) -> Result<(Outcome, Machine), String> {
     let (part, mut machine) = encode(cols, family, initial, calls)?;
     let mut meter = Meter::new(budget);
-    let outcome = linear::search(&part, &mut machine, &mut meter, false);
+    let mut outcome = linear::search(&part, &mut machine, &mut meter, true);
+    if outcome.validity == Validity::Invalid {
+        drop(meter);
+        let (part, mut plain_machine) = encode(cols, family, initial, calls)?;
+        let mut meter = Meter::new(budget);
+        let mut plain = linear::search(&part, &mut plain_machine, &mut meter, false);
+        match plain.validity {
+            Validity::Invalid => {
+                plain.explored += outcome.explored;
+                outcome = plain;
+                machine = plain_machine;
+            }
+            // Out of budget: the symmetric search's own prefix explains it.
+            Validity::Unknown(_) => {}
+            _ => return Err("the searches with and without symmetry disagree".to_string()),
+        }
+    }
     if stop && outcome.validity == Validity::Invalid {
         budget.cancel.store(true, Ordering::Relaxed);
     }
@@ -582,7 +605,7 @@ pub fn check<'py>(py: Python<'py>, history: &mut NativeHistory, initial: &Bound<
         _ => return Ok(None),
     };
     let cols = &mut history.cols;
-    let Some(initial_value) = cols.vals.from_python(initial) else { return Ok(None) };
+    let Some(initial_value) = cols.vals.intern_python(initial) else { return Ok(None) };
     let Some(initial_class) = cols.vals.class(initial_value) else { return Ok(None) };
     let initial_is_nil = initial.is_none();
     let settings = Settings {
@@ -593,7 +616,7 @@ pub fn check<'py>(py: Python<'py>, history: &mut NativeHistory, initial: &Bound<
         explain_bytes: (explain_mb.max(0.0) * 1048576.0) as usize,
         read_mapping,
     };
-    let prepared = py.allow_threads(|| -> Result<Option<(Vec<Piece>, Vec<i64>, Vec<(i64, i64)>)>, String> {
+    let prepared = py.allow_threads(|| -> Result<Option<Prepared>, String> {
         let all = match calls(cols, family, initial_is_nil) {
             Ok(c) => c,
             Err(_) => return Ok(None),

@@ -247,7 +247,7 @@ impl Values {
                 let f = f64::from_bits(bits);
                 if f.is_nan() {
                     None
-                } else if f.fract() == 0.0 && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 {
+                } else if f.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
                     Some(Class::Int(f as i64))
                 } else {
                     Some(Class::Float(bits))
@@ -380,7 +380,7 @@ impl Values {
 
     /// A Python value (None, bool, int, float, str, list or tuple of these) as a value
     /// here, or None if it is something else.
-    pub fn from_python(&mut self, obj: &Bound<'_, PyAny>) -> Option<Vid> {
+    pub fn intern_python(&mut self, obj: &Bound<'_, PyAny>) -> Option<Vid> {
         use pyo3::types::{PyBool, PyFloat, PyInt, PyTuple};
         if obj.is_none() {
             return Some(self.nil());
@@ -406,7 +406,7 @@ impl Values {
         };
         let mut ids = Vec::with_capacity(items.len());
         for item in &items {
-            ids.push(self.from_python(item)?);
+            ids.push(self.intern_python(item)?);
         }
         Some(self.list(&ids))
     }

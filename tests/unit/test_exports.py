@@ -23,7 +23,7 @@ PUBLIC = {
     "labrys.models": {
         "CASRegister", "Call", "Counter", "FIFOQueue", "Inconsistent", "KV", "MODELS", "Model",
         "MultiRegister", "Mutex", "Part", "Partitionable", "Register", "SetModel", "State",
-        "UnorderedQueue", "call_from_operation", "freeze", "get_model", "show",
+        "UnorderedQueue", "call_from_operation", "freeze", "get_model", "partitionable", "show",
     },
     "labrys.control": {
         "BASE_DIR", "Cluster", "CommandResult", "DownReport", "Grudge", "Leftovers",

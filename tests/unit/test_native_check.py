@@ -4,7 +4,9 @@ A history read by the native reader is checked by the core on its columns
 (`labrys.checkers._native_check`); the same file read by the Python reader is checked
 the Python way. Both must produce the same verdict, explanation, anomalies and details,
 on random histories of every model the core checks this way, with crashes, lies,
-unique values (decided by the read-mapping) and repeated ones (by the search).
+unique values (decided by the read-mapping) and repeated ones (by the search). Only the
+count of states explored may differ: the core decides with crashed operations of
+identical effect placed in one order only, and explores fewer.
 """
 
 import random
@@ -33,8 +35,12 @@ def verdicts(tmp_path, h, **options):
     assert native.native() is not None
     python = read_history(path, native=False)
     opts = CheckOptions(**options)
-    return (run_checker("linearizable", python, opts).to_json(),
-            run_checker("linearizable", native, opts).to_json())
+    out = []
+    for h in (python, native):
+        verdict = run_checker("linearizable", h, opts).to_json()
+        del verdict["details"]["states_explored"]
+        out.append(verdict)
+    return out
 
 
 SETTINGS = settings(max_examples=200, deadline=None,

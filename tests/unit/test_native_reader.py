@@ -28,14 +28,18 @@ pytestmark = pytest.mark.skipif(
 
 
 def both(path: Path, format: str | None = None):
-    """(ops and pairs, or the error) from the Python reader, then from the native one."""
+    """(ops and pairs, or the error) from the Python reader, then from the native one.
+
+    Any exception counts, not only `LabrysError`: where the Python reader itself fails
+    some other way, the native path (which declines to it) must fail the same way.
+    """
     out = []
     for native in (False, True):
         try:
             h = read_history(path, format=format, native=native)
             out.append((list(h), [h.completion(op) for op in h], None))
-        except LabrysError as e:
-            out.append((None, None, str(e)))
+        except Exception as e:
+            out.append((None, None, f"{type(e).__name__}: {e}"))
     return out
 
 
