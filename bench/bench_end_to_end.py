@@ -72,6 +72,9 @@ CHECK_PATH = (
 )
 """What ``labrys check --model M FILES`` does, without its command-line layer."""
 
+PORCUPINE_TIMEOUT_S = 60.0
+"""How long a Porcupine run may take before it is stopped (it may run for hours)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Run:
@@ -80,16 +83,27 @@ class Run:
     peak_mb: float
     status: int
     output: str
+    timed_out: bool = False
 
 
-def run(cmd: Sequence[str], repeat: int) -> Run:
-    """The median of ``repeat`` runs of a whole process (output of the last one)."""
+def run(cmd: Sequence[str], repeat: int, *, timeout_s: float = 300.0) -> Run:
+    """The median of ``repeat`` runs of a whole process (output of the last one); a run
+    past ``timeout_s`` is killed and reported as such (no more runs are made)."""
     runs = []
     for _ in range(repeat):
         began = time.perf_counter()
         with tempfile.TemporaryFile() as out:
             p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-            _, status, usage = os.wait4(p.pid, 0)
+            while True:
+                pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() - began > timeout_s:
+                    p.kill()
+                    _, status, usage = os.wait4(p.pid, 0)
+                    return Run(timeout_s, usage.ru_utime + usage.ru_stime,
+                               usage.ru_maxrss / 1024, -9, "", timed_out=True)
+                time.sleep(0.005)
             wall = time.perf_counter() - began
             out.seek(0)
             text = out.read().decode(errors="replace")
@@ -188,6 +202,8 @@ def row(name: str, ops: str, labrys: str, porcupine: str, ratio: str = "",
 
 
 def figure(r: Run) -> str:
+    if r.timed_out:
+        return f"gave up after {r.wall:.0f} s ({r.peak_mb:.0f} MB)"
     return f"{r.wall:.2f} s ({r.cpu:.2f} cpu), {r.peak_mb:.0f} MB"
 
 
@@ -202,9 +218,9 @@ def compare(name: str, ops: str, files: list[Path], model: str, porcupine: str |
     ratio = ""
     if porcupine and run_porcupine:
         p = run([porcupine, "etcd" if model == "cas-register" else "kv", *map(str, files)],
-                repeat)
+                repeat, timeout_s=PORCUPINE_TIMEOUT_S)
         theirs = figure(p)
-        ratio = f"{path.wall / p.wall:.2f}x"
+        ratio = "" if p.timed_out else f"{path.wall / p.wall:.2f}x"
     row(name, ops, figure(path), theirs, ratio, verdict)
     if command:
         labrys = shutil.which("labrys", path=str(Path(sys.executable).parent))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -99,6 +98,8 @@ def check_files(paths: Iterable[Path], checker: str, options: CheckOptions, *,
 
     if len(paths) <= 1:
         return [one(p) for p in paths]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool:
         return list(pool.map(one, paths))
 

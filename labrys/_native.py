@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-import logging
 from types import ModuleType
-
-_log = logging.getLogger(__name__)
 
 
 def _import_native() -> ModuleType:
@@ -27,6 +24,9 @@ def native_module() -> ModuleType | None:
     try:
         return _import_native()
     except ImportError as e:
-        _log.warning("labrys: the native core is not installed (%s); reading and checking in "
-                     "pure Python, which is slower. Build it with scripts/build-native.sh.", e)
+        import logging  # only here: logging costs every check's start-up a few ms
+
+        logging.getLogger(__name__).warning(
+            "labrys: the native core is not installed (%s); reading and checking in pure "
+            "Python, which is slower. Build it with scripts/build-native.sh.", e)
         return None

@@ -22,6 +22,10 @@ DEFAULT_MEMORY_SHARE = 0.5
 FALLBACK_MEMORY_MB = 2048
 """The default when the available memory cannot be read (not Linux, no /proc)."""
 
+EXPLAIN_MEMORY_BYTES = 128 << 20
+"""The memory a search may spend explaining a part the read-mapping refuted (beyond
+it, the read-mapping's own proof is the explanation)."""
+
 
 def available_memory_mb() -> int | None:
     """Memory available for new allocations, in MiB, or None if the system won't say."""

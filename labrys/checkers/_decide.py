@@ -21,13 +21,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from labrys.checkers._budgets import EXPLAIN_MEMORY_BYTES
 from labrys.checkers._native_engine import search_parts
+from labrys.checkers._outcome import Budget, Outcome
 from labrys.checkers._read_mapping import ReadMapping, read_mapping
-from labrys.checkers._wgl import Budget, Outcome
 from labrys.models import Part
-
-EXPLAIN_MEMORY_BYTES = 256 << 20
-"""The memory the search may spend explaining a part the read-mapping refuted."""
 
 
 def decide_parts(parts: Sequence[Part], *, sequential: bool, budget: Budget, engine: str,

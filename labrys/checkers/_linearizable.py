@@ -46,14 +46,11 @@ import dataclasses
 import time
 
 from labrys.checkers._budgets import MemoryLimit, memory_limit
-from labrys.checkers._decide import decide_parts
 from labrys.checkers._linearizable_verdict import Decided, decided, verdict
 from labrys.checkers._native_check import native_check
-from labrys.checkers._native_engine import ENGINES
-from labrys.checkers._reduce import Reduction, reduce_parts
-from labrys.checkers._registry import CheckOptions
+from labrys.checkers._outcome import Budget, Reduction
+from labrys.checkers._registry import ENGINES, CheckOptions
 from labrys.checkers._verdict import Verdict
-from labrys.checkers._wgl import Budget
 from labrys.errors import UsageError
 from labrys.history import History
 from labrys.models import Model, Part, call_from_operation, get_model, partitionable
@@ -130,6 +127,10 @@ def _decide_in_python(history: History, model: Model, options: CheckOptions, *,
                       limit: MemoryLimit) -> tuple[list[Decided], Reduction, bool]:
     """Each part decided from the history's ops: (parts, what the reductions did,
     whether the model split the history into parts)."""
+    # Imported here: a history the native core checks needs none of the Python deciders.
+    from labrys.checkers._decide import decide_parts
+    from labrys.checkers._reduce import reduce_parts
+
     calls = model.prepare([c for c in map(call_from_operation, history.operations())
                            if c is not None])
     if partition and not sequential and partitionable(model):

@@ -23,8 +23,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from labrys.checkers._outcome import Outcome
 from labrys.checkers._verdict import Anomaly
-from labrys.checkers._wgl import Outcome
 from labrys.models import Call, Inconsistent, Model, Part, State, show
 
 SHOWN_STEPS = 10

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labrys.checkers._budgets import MemoryLimit
-from labrys.checkers._linearizable_explain import (
-    Impasse,
-    explain_impasse,
-    impasse,
-    json_key,
-)
-from labrys.checkers._read_mapping_explain import Refutation, explain_refutation, refutation
+from labrys.checkers._outcome import Outcome
 from labrys.checkers._verdict import UNKNOWN, Verdict
-from labrys.checkers._wgl import Outcome
 from labrys.models import Model, Part, show
+
+if TYPE_CHECKING:
+    # Explanations are imported where a history is invalid: a valid one needs none.
+    from labrys.checkers._linearizable_explain import Impasse
+    from labrys.checkers._read_mapping_explain import Refutation
 
 SHOWN_KEYS = 10
 
@@ -58,6 +56,9 @@ def decided(part: Part, outcome: Outcome, *, sequential: bool) -> Decided:
     base = Decided(key=part.key, model=part.model, operations=len(part.calls), outcome=outcome)
     if outcome.valid is not False:
         return base
+    from labrys.checkers._linearizable_explain import impasse
+    from labrys.checkers._read_mapping_explain import refutation
+
     if outcome.conflict is not None:
         return replace(base, refutation=refutation(part, outcome.conflict))
     return replace(base, impasse=impasse(part, outcome, sequential=sequential))
@@ -87,6 +88,9 @@ def verdict(
     invalid = [p for p in parts if p.outcome.valid is False]
     stopped = [p for p in parts if p.outcome.valid == UNKNOWN]
     if invalid:
+        from labrys.checkers._linearizable_explain import explain_impasse, json_key
+        from labrys.checkers._read_mapping_explain import explain_refutation
+
         explained = [explain_refutation(p.model, p.key, p.operations, p.refutation)
                      if p.refutation is not None
                      else explain_impasse(p.model, p.key, p.operations, p.impasse,

@@ -54,11 +54,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from labrys.checkers._native_engine import search_native, search_parts
+from labrys.checkers._outcome import Budget
 from labrys.checkers._reduce import reduce_parts
 from labrys.checkers._registry import CheckOptions
 from labrys.checkers._smt import Oracle
 from labrys.checkers._verdict import Anomaly, Validity, worst
-from labrys.checkers._wgl import Budget
 from labrys.errors import UsageError
 from labrys.history import History, Op, Operation
 from labrys.models import Call, Model, Part, call_from_operation, get_model, partitionable

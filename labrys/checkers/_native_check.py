@@ -18,18 +18,18 @@ Python way, which raises the user-facing error.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from labrys.checkers._budgets import MemoryLimit
-from labrys.checkers._decide import EXPLAIN_MEMORY_BYTES
-from labrys.checkers._linearizable_explain import Impasse
+from labrys.checkers._budgets import EXPLAIN_MEMORY_BYTES, MemoryLimit
 from labrys.checkers._linearizable_verdict import Decided
-from labrys.checkers._read_mapping_explain import Chain, Refutation
-from labrys.checkers._reduce import Reduction
-from labrys.checkers._wgl import Outcome
+from labrys.checkers._outcome import Outcome, Reduction
 from labrys.history import History, Operation
 from labrys.models import KV, Call, CASRegister, Inconsistent, Model, Register, freeze
 from labrys.models import call_from_operation as _call_from_operation
+
+if TYPE_CHECKING:
+    from labrys.checkers._linearizable_explain import Impasse
+    from labrys.checkers._read_mapping_explain import Refutation
 
 CallRef = tuple[int, str, bool, int]
 """A call as the core names it: (invocation index, f, known, return index or -1)."""
@@ -45,6 +45,8 @@ def _call(history: History, ref: CallRef) -> Call:
 
 
 def _impasse(history: History, model: Model, data: Any) -> Impasse:
+    from labrys.checkers._linearizable_explain import Impasse
+
     placed, steps, (has_state, before), options, more = data
     calls = [_call(history, ref) for ref in steps]
     state = freeze(before) if has_state else model.init()
@@ -59,6 +61,8 @@ def _impasse(history: History, model: Model, data: Any) -> Impasse:
 
 
 def _refutation(history: History, data: Any) -> Refutation:
+    from labrys.checkers._read_mapping_explain import Chain, Refutation
+
     kind, op, others, chains = data
     return Refutation(
         kind=kind, op=_call(history, op),

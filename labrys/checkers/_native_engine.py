@@ -32,7 +32,7 @@ for 64 bits) goes to the Python engine instead: never an approximate answer.
 
 Example:
     >>> from labrys.models import CASRegister, Call, Part
-    >>> from labrys.checkers._wgl import Budget
+    >>> from labrys.checkers._outcome import Budget
     >>> calls = [Call(index=0, process=0, f="write", value=1, known=True, return_index=1),
     ...          Call(index=2, process=1, f="read", value=0, known=True, return_index=3)]
     >>> [o.valid for o in search_parts([Part(key=None, calls=calls, model=CASRegister())],
@@ -49,7 +49,9 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from labrys._native import native_module
-from labrys.checkers._wgl import Budget, Outcome, run, search_linearizable, search_sequential
+from labrys.checkers._outcome import Budget, Outcome
+from labrys.checkers._registry import ENGINES
+from labrys.checkers._wgl import run, search_linearizable, search_sequential
 from labrys.errors import UsageError
 from labrys.models import (
     KV,
@@ -64,9 +66,6 @@ from labrys.models import (
     State,
     freeze,
 )
-
-ENGINES = ("auto", "python", "native", "smt")
-"""The values of ``--engine``."""
 
 _log = logging.getLogger(__name__)
 

@@ -22,6 +22,10 @@ from labrys.errors import lookup
 from labrys.history import History
 
 NOT_GIVEN: Any = type("NotGiven", (), {"__repr__": lambda self: "NOT_GIVEN"})()
+
+ENGINES = ("auto", "python", "native", "smt")
+"""The values of `CheckOptions.engine` (``--engine``); `labrys.checkers._native_engine`
+says what each one is."""
 """The initial value when the user gave none: each model then uses its own default."""
 
 

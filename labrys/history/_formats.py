@@ -30,7 +30,6 @@ demand both on the conformance corpus and on generated files).
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -38,15 +37,15 @@ from typing import Any
 
 from labrys._native import native_module
 from labrys.errors import HistoryError, UsageError
-from labrys.history._edn import dumps as edn_dumps
-from labrys.history._edn import iter_forms
 from labrys.history._history import History
 from labrys.history._jsonl import iter_jsonl_records
 from labrys.history._op import Op
 
 FORMATS = ("jsonl", "jepsen-edn", "elle-cli-json", "porcupine-etcd", "porcupine-kv")
 
-_PORCUPINE_LINE = re.compile(r"jepsen\.util\s+-\s+(\S+)\s+:(\w+)\s+:(\w+)\s+(.*?)\s*$")
+# Patterns and the EDN reader are compiled and imported where they are used: a history
+# the native core reads needs neither, and start-up is part of every check.
+_PORCUPINE_LINE = r"jepsen\.util\s+-\s+(\S+)\s+:(\w+)\s+:(\w+)\s+(.*?)\s*$"
 
 
 def detect_format(head: str) -> str:
@@ -77,6 +76,8 @@ def detect_format(head: str) -> str:
 
 def _edn_records(text: str) -> Iterator[tuple[int | None, Mapping[str, Any]]]:
     """Jepsen EDN: a sequence of maps, or one vector (or list) holding them."""
+    from labrys.history._edn import iter_forms
+
     forms = iter_forms(text)
     for line, form in forms:
         if isinstance(form, list):
@@ -89,6 +90,8 @@ def _edn_records(text: str) -> Iterator[tuple[int | None, Mapping[str, Any]]]:
 
 
 def _porcupine_kv_records(text: str) -> Iterator[tuple[int | None, Mapping[str, Any]]]:
+    from labrys.history._edn import iter_forms
+
     for line, form in iter_forms(text):
         if not isinstance(form, dict):
             raise HistoryError(f"expected a map per line, got {form!r}", line=line)
@@ -98,10 +101,13 @@ def _porcupine_kv_records(text: str) -> Iterator[tuple[int | None, Mapping[str, 
 
 
 def _porcupine_etcd_records(text: str) -> Iterator[tuple[int | None, Mapping[str, Any]]]:
+    from labrys.history._edn import iter_forms
+
+    line_pattern = re.compile(_PORCUPINE_LINE)
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
-        m = _PORCUPINE_LINE.search(raw)
+        m = line_pattern.search(raw)
         if m is None:
             raise HistoryError("not a Jepsen log line ('jepsen.util - PROCESS :TYPE :F VALUE')",
                                line=number)
@@ -152,9 +158,6 @@ def parse_history(text: str, *, format: str | None = None) -> History:
     return History.from_records(_READERS[chosen](text))
 
 
-_log = logging.getLogger(__name__)
-
-
 def read_history(path: str | Path, *, format: str | None = None,
                  native: bool = True) -> History:
     """Read and validate the history in ``path``.
@@ -182,8 +185,10 @@ def read_history(path: str | Path, *, format: str | None = None,
                 columns, declined = core.read_history(str(path), chosen)
                 if columns is not None:
                     return History.from_native(columns)
-                _log.debug("native reader declined %s (%s); reading it in Python", path,
-                           declined)
+                import logging
+
+                logging.getLogger(__name__).debug(
+                    "native reader declined %s (%s); reading it in Python", path, declined)
             if chosen == "jsonl":
                 f.seek(0)
                 return History.from_records(iter_jsonl_records(f))
@@ -207,6 +212,8 @@ _MICRO_OPS = frozenset({"append", "r", "w", "read", "write"})
 
 
 def _edn_value(value: Any) -> str:
+    from labrys.history._edn import dumps as edn_dumps
+
     if isinstance(value, list) and value and all(
         isinstance(m, list) and m and m[0] in _MICRO_OPS for m in value
     ):
@@ -219,6 +226,8 @@ def _edn_value(value: Any) -> str:
 
 def op_to_edn(op: Op) -> str:
     """One op as a Jepsen EDN map, the way Jepsen writes ``history.edn``."""
+    from labrys.history._edn import dumps as edn_dumps
+
     fields = op.to_json()
     parts = []
     for key, value in fields.items():
