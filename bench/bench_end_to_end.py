@@ -88,12 +88,17 @@ class Run:
 
 def run(cmd: Sequence[str], repeat: int, *, timeout_s: float = 300.0) -> Run:
     """The median of ``repeat`` runs of a whole process (output of the last one); a run
-    past ``timeout_s`` is killed and reported as such (no more runs are made)."""
+    past ``timeout_s`` is killed and reported as such (no more runs are made).
+
+    Python runs as users run it, with its bytecode cache (an environment that turns the
+    cache off, as some sandboxes do, makes every start-up compile labrys again).
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     runs = []
     for _ in range(repeat):
         began = time.perf_counter()
         with tempfile.TemporaryFile() as out:
-            p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
             while True:
                 pid, status, usage = os.wait4(p.pid, os.WNOHANG)
                 if pid:

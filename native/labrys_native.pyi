@@ -56,6 +56,9 @@ def micro_kinds() -> list[tuple[str, int]]:
     """The micro-operation kinds by name: read, write, cas, append, add."""
 
 
+def clean_list_append_ops(ops: list[Any], pairs: list[int], order: int) -> int | None:
+    """NativeHistory.clean_list_append for a Python History: its ops and partners."""
+
 def read_history(path: str, format: str) -> tuple[NativeHistory | None, str]:
     """Read a history file in one of labrys.history.FORMATS into columns.
 
@@ -77,6 +80,11 @@ class NativeHistory:
         """Each op's partner (completion or invocation), -1 for none."""
     def partner(self, i: int) -> int: ...
     def client_functions(self) -> list[str]: ...
+    def columns_at(self, indices: list[int]) -> tuple[list[Any], ...]:
+        """The ops at indices, as columns gives them."""
+    def clean_list_append(self, order: int) -> int | None:
+        """The number of transactions of a list-append history with nothing to report
+        under these order edges (0, 8 process, 16 realtime), or None: check in Python."""
     def check_registers(
         self,
         model: Literal["register", "cas-register", "kv"],

@@ -316,6 +316,13 @@ class History(Sequence[Op]):
                 out.append(Operation(op, ops[partner]))
         return out
 
+    def partners(self) -> list[int]:
+        """Each op's partner: the index of its completion (for an invocation) or of its
+        invocation (for a completion); -1 for an invocation that never completed."""
+        if self._pair_list is None and self._native is not None:
+            return self._native.pairs()
+        return list(self._pair)
+
     def client_functions(self) -> set[str]:
         """The functions (``f``) that clients' ops use."""
         if self._ops_list is None and self._native is not None:

@@ -11,6 +11,7 @@ use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::reader::{self, Columns, Proc};
 use crate::registers;
+use crate::txn;
 use crate::value::NONE;
 
 #[pyclass(module = "labrys_native")]
@@ -25,6 +26,17 @@ pub fn read_history(py: Python<'_>, path: &str, format: &str) -> (Option<NativeH
         Ok(cols) => (Some(NativeHistory { cols }), String::new()),
         Err(why) => (None, why.to_string()),
     }
+}
+
+/// `NativeHistory.clean_list_append` for a Python `History`: its ops and `_pair`.
+#[pyfunction]
+pub fn clean_list_append_ops(ops: &Bound<'_, PyList>, pairs: Vec<i64>, order: u8) -> Option<usize> {
+    let n = ops.len();
+    if pairs.len() != n {
+        return None;
+    }
+    let mut source = txn::PyOps::new(ops.iter().collect(), pairs);
+    txn::clean_list_append(&mut source, order, n)
 }
 
 impl NativeHistory {
@@ -85,6 +97,14 @@ impl NativeHistory {
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let request = registers::Request { model, partition, timeout_s, memory_limit_mb, explain_mb, read_mapping };
         registers::check(py, self, initial, request)
+    }
+
+    /// The number of transactions of a list-append history with nothing to report under
+    /// the given order edges (0, 8 process, 16 realtime), or None: check it in Python.
+    fn clean_list_append(&mut self, py: Python<'_>, order: u8) -> Option<usize> {
+        let cols = &mut self.cols;
+        let n = cols.len();
+        py.allow_threads(|| txn::clean_list_append(cols, order, n))
     }
 
     /// The functions (f) that clients' ops use.

@@ -22,6 +22,7 @@ mod readmap;
 mod reader;
 mod registers;
 mod sequential;
+mod txn;
 mod value;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -194,6 +195,7 @@ fn labrys_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(micro_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(history::read_history, m)?)?;
+    m.add_function(wrap_pyfunction!(history::clean_list_append_ops, m)?)?;
     m.add_class::<history::NativeHistory>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

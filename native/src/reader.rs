@@ -86,6 +86,17 @@ struct Keys {
     types: [u32; 4],
 }
 
+/// One op's fields, as `push` takes them.
+struct Op {
+    kind: u8,
+    process: Proc,
+    f: u32,
+    time: i64,
+    value: Vid,
+    node: u32,
+    error: Vid,
+}
+
 struct Builder {
     /// Everything but the values, which the parsers hold while they read.
     cols: Columns,
@@ -221,12 +232,19 @@ impl Builder {
                 }
             }
         }
+        self.push(Op { kind, process, f, time, value, node, error })
+    }
+
+    /// One op, validated and paired as `History._validate_and_pair` does. Its extra
+    /// fields, if any, are already in `cols.extra`.
+    fn push(&mut self, op: Op) -> Result<(), Declined> {
+        let Op { kind, process, f, time, value, node, error } = op;
+        let position = self.cols.types.len();
         let next = self.proc_ids.len() as u32;
         let pid = *self.proc_ids.entry(process).or_insert(next);
         if pid == next {
             self.cols.procs.push(process);
         }
-        // Validation and pairing, as History._validate_and_pair.
         let client = matches!(process, Proc::Int(_));
         let opened = self.open.get(&pid).copied();
         let starts = kind == INVOKE || (kind == INFO && !client && opened.is_none());
@@ -522,3 +540,4 @@ pub fn read(path: &str, format: &str) -> Result<Columns, Declined> {
     cols.vals = vals;
     Ok(cols)
 }
+
