@@ -171,9 +171,12 @@ impl<'py> Source for PyOps<'py> {
     }
 }
 
+/// Transactions, their micro-operations, and the elements their reads returned.
+type Parsed = (Vec<Txn>, Vec<Mop>, Vec<u32>);
+
 /// The transactions, as `parse_txns` makes them; `Err` wherever it would refuse one or
 /// a value's equality is not modelled here.
-fn parse<S: Source>(src: &mut S) -> Result<(Vec<Txn>, Vec<Mop>, Vec<u32>), Defer> {
+fn parse<S: Source>(src: &mut S) -> Result<Parsed, Defer> {
     let mut txns = Vec::new();
     let mut mops: Vec<Mop> = Vec::new();
     let mut elements: Vec<u32> = Vec::new();
@@ -236,7 +239,7 @@ fn parse<S: Source>(src: &mut S) -> Result<(Vec<Txn>, Vec<Mop>, Vec<u32>), Defer
     Ok((txns, mops, elements))
 }
 
-fn seq<'a>(elements: &'a [u32], read: (u32, u32)) -> &'a [u32] {
+fn seq(elements: &[u32], read: (u32, u32)) -> &[u32] {
     &elements[read.0 as usize..(read.0 + read.1) as usize]
 }
 
@@ -317,7 +320,7 @@ fn anomalies(txns: &[Txn], mops: &[Mop], elements: &[u32]) -> bool {
                 let good = if *known {
                     v == &expected[..]
                 } else {
-                    v.len() >= expected.len() && &v[v.len() - expected.len()..] == &expected[..]
+                    v.len() >= expected.len() && v[v.len() - expected.len()..] == expected[..]
                 };
                 if !good {
                     return true;
