@@ -36,8 +36,15 @@ the Python reference otherwise, or z3). The verdict's ``decided_by`` says which.
 (`labrys.checkers._minimize`).
 
 Budgets: ``timeout_s`` (none by default) and ``memory_limit_mb`` (by default a share of
-the memory available, `labrys.checkers._budgets`) bound all the searches of one check
-together; running out gives ``unknown``, naming the budget.
+the memory available, `labrys.checkers._budgets`) bound one check as a whole, from
+preparing the calls through every engine's search to ``--minimize``; running out gives
+``unknown`` naming the budget that ran out.
+
+Values of ``[key value]`` with ``options.independent`` are independent keys
+(`labrys.models.Independent`): each key is its own object of the model, and the parts
+are the keys. A history with no operation that may have taken effect (none at all, or
+only failed ones and crashed reads) has nothing to judge and is unknown, never vacuously
+valid.
 """
 
 from __future__ import annotations
@@ -45,12 +52,12 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from labrys.checkers._budgets import MemoryLimit, memory_limit
+from labrys.checkers._budgets import memory_limit
 from labrys.checkers._linearizable_verdict import Decided, decided, verdict
 from labrys.checkers._native_check import native_check
 from labrys.checkers._outcome import Budget, Reduction
 from labrys.checkers._registry import ENGINES, CheckOptions
-from labrys.checkers._verdict import Verdict
+from labrys.checkers._verdict import Verdict, nothing_to_judge
 from labrys.errors import UsageError
 from labrys.history import History
 from labrys.models import Model, Part, call_from_operation, get_model, partitionable
@@ -90,21 +97,29 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
     mapping = options.extra.get("read_mapping", True)
     if not isinstance(mapping, bool):
         raise UsageError(f"the read_mapping option is true or false, not {mapping!r}")
-    model = get_model(options.model, options.init)
-    model.init()  # a bad initial value is a usage error before any search
     limit = memory_limit(options.memory_limit_mb)
+    # The budget starts now: preparing and reducing a long history is part of the check.
+    budget = Budget(
+        deadline=None if options.timeout_s is None else time.monotonic() + options.timeout_s,
+        memory_bytes=limit.mb * 2**20,
+    )
+    model = get_model(options.model, options.init, independent=options.independent)
+    model.init()  # a bad initial value is a usage error before any search
     natively = None
     if not sequential and options.engine in ("auto", "native"):
-        natively = native_check(history, model, partition=partition,
-                                timeout_s=options.timeout_s, memory_limit=limit,
-                                read_mapping=mapping)
+        natively = native_check(history, model, partition=partition, deadline=budget.deadline,
+                                memory_limit=limit, read_mapping=mapping)
     if natively is not None:
-        parts_decided, reduction = natively
+        operations, parts_decided, reduction = natively
         partitioned = partition and partitionable(model)
     else:
-        parts_decided, reduction, partitioned = _decide_in_python(
+        operations, parts_decided, reduction, partitioned = _decide_in_python(
             history, model, options, sequential=sequential, partition=partition,
-            read_mapping=mapping, limit=limit)
+            read_mapping=mapping, budget=budget)
+    if not operations:
+        return nothing_to_judge(name, f"operation of the {model.name} model that may have "
+                                "taken effect (failed ones certainly did not, and a crashed "
+                                "read saw nothing)", details={"model": model.name})
     result = verdict(name, model, parts_decided, sequential=sequential,
                      partitioned=partitioned or reduction.split > 0,
                      timeout_s=options.timeout_s, memory_limit=limit)
@@ -114,7 +129,11 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
         # Imported here: only --minimize pays for z3.
         from labrys.checkers._minimize import minimal_anomaly, minimize
 
-        minimal = minimize(history, options, sequential=sequential)
+        left_s = None if budget.deadline is None else budget.deadline - time.monotonic()
+        minimal = None
+        if left_s is None or left_s > 0:
+            minimal = minimize(history, dataclasses.replace(options, timeout_s=left_s),
+                               sequential=sequential)
         if minimal is not None:
             anomalies = (minimal_anomaly(minimal, model, sequential=sequential), *anomalies)
             details["minimal"] = {"ops": list(minimal.ops), "one_minimal": minimal.one_minimal,
@@ -124,25 +143,25 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
 
 def _decide_in_python(history: History, model: Model, options: CheckOptions, *,
                       sequential: bool, partition: bool, read_mapping: bool,
-                      limit: MemoryLimit) -> tuple[list[Decided], Reduction, bool]:
-    """Each part decided from the history's ops: (parts, what the reductions did,
-    whether the model split the history into parts)."""
+                      budget: Budget) -> tuple[int, list[Decided], Reduction, bool]:
+    """Each part decided from the history's ops: (how many operations the model took,
+    the parts, what the reductions did, whether the model split the history into parts).
+    With no operation to take, nothing is decided."""
     # Imported here: a history the native core checks needs none of the Python deciders.
     from labrys.checkers._decide import decide_parts
     from labrys.checkers._reduce import reduce_parts
 
     calls = model.prepare([c for c in map(call_from_operation, history.operations())
                            if c is not None])
+    if not calls:
+        return 0, [], Reduction(), False
     if partition and not sequential and partitionable(model):
         partitioned, parts = True, model.partition(calls)
     else:
         partitioned, parts = False, [Part(key=None, calls=calls, model=model)]
-    budget = Budget(
-        deadline=None if options.timeout_s is None else time.monotonic() + options.timeout_s,
-        memory_bytes=limit.mb * 2**20,
-    )
-    parts, reduction = reduce_parts(parts, sequential=sequential)
+    parts, reduction = reduce_parts(parts, sequential=sequential, deadline=budget.deadline)
     outcomes = decide_parts(parts, sequential=sequential, budget=budget, engine=options.engine,
                             read_mapping_allowed=read_mapping)
-    return ([decided(p, o, sequential=sequential) for p, o in zip(parts, outcomes, strict=True)],
+    return (len(calls),
+            [decided(p, o, sequential=sequential) for p, o in zip(parts, outcomes, strict=True)],
             reduction, partitioned)

@@ -17,14 +17,25 @@ Python way, which raises the user-facing error.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from labrys.checkers._budgets import EXPLAIN_MEMORY_BYTES, MemoryLimit
 from labrys.checkers._linearizable_verdict import Decided
 from labrys.checkers._outcome import Outcome, Reduction
 from labrys.history import History, Operation
-from labrys.models import KV, Call, CASRegister, Inconsistent, Model, Register, freeze
+from labrys.models import (
+    KV,
+    Call,
+    CASRegister,
+    Inconsistent,
+    Independent,
+    Model,
+    Register,
+    freeze,
+)
 from labrys.models import call_from_operation as _call_from_operation
 
 if TYPE_CHECKING:
@@ -35,20 +46,23 @@ CallRef = tuple[int, str, bool, int]
 """A call as the core names it: (invocation index, f, known, return index or -1)."""
 
 
-def _call(history: History, ref: CallRef) -> Call:
+def _call(history: History, ref: CallRef, *, independent: bool) -> Call:
+    """The call the core names, as the part's model sees it (with independent keys, the
+    value without its key)."""
     index, f, known, returned = ref
     invocation = history[index]
     call = _call_from_operation(Operation(invocation, history.completion(invocation)))
     assert call is not None
-    return Call(index=index, process=call.process, f=f, value=call.value, known=known,
+    value = call.value[1] if independent else call.value
+    return Call(index=index, process=call.process, f=f, value=value, known=known,
                 return_index=None if returned < 0 else returned)
 
 
-def _impasse(history: History, model: Model, data: Any) -> Impasse:
+def _impasse(history: History, model: Model, data: Any, *, independent: bool) -> Impasse:
     from labrys.checkers._linearizable_explain import Impasse
 
     placed, steps, (has_state, before), options, more = data
-    calls = [_call(history, ref) for ref in steps]
+    calls = [_call(history, ref, independent=independent) for ref in steps]
     state = freeze(before) if has_state else model.init()
     walked = []
     for call in calls:
@@ -57,17 +71,21 @@ def _impasse(history: History, model: Model, data: Any) -> Impasse:
             raise AssertionError(f"native prefix replays inconsistently at op {call.index}")
         walked.append((call, state))
     return Impasse(placed=placed, steps=tuple(walked), state=state,
-                   options=tuple(_call(history, r) for r in options), more_options=more)
+                   options=tuple(_call(history, r, independent=independent) for r in options),
+                   more_options=more)
 
 
-def _refutation(history: History, data: Any) -> Refutation:
+def _refutation(history: History, data: Any, *, independent: bool) -> Refutation:
     from labrys.checkers._read_mapping_explain import Chain, Refutation
 
     kind, op, others, chains = data
     return Refutation(
-        kind=kind, op=_call(history, op),
-        others=tuple(None if o is None else _call(history, o) for o in others),
-        chains=tuple(Chain(writer=None if w is None else _call(history, w), first=freeze(a),
+        kind=kind, op=_call(history, op, independent=independent),
+        others=tuple(None if o is None else _call(history, o, independent=independent)
+                     for o in others),
+        chains=tuple(Chain(writer=None if w is None else _call(history, w,
+                                                               independent=independent),
+                           first=freeze(a),
                            last=freeze(b), length=n) for w, a, b, n in chains))
 
 
@@ -89,42 +107,49 @@ def _named(parts: Any) -> set[int]:
 
 
 def native_check(history: History, model: Model, *, partition: bool,
-                 timeout_s: float | None, memory_limit: MemoryLimit,
-                 read_mapping: bool) -> tuple[list[Decided], Reduction] | None:
+                 deadline: float | None, memory_limit: MemoryLimit,
+                 read_mapping: bool) -> tuple[int, list[Decided], Reduction] | None:
     """Each part decided by the core, or None if the core declines this history.
 
     Args:
         history: a history the native reader read.
-        model: ``register``, ``cas-register`` or ``kv``.
-        partition: kv per key (the core declines kv checked whole).
-        timeout_s, memory_limit: the check's budgets.
+        model: ``register``, ``cas-register``, ``kv``, or independent registers.
+        partition: per key (the core declines kv or independent keys checked whole).
+        deadline, memory_limit: the check's budgets (a `time.monotonic` instant).
         read_mapping: whether the read-mapping may decide parts.
+
+    Returns:
+        How many operations the model took (0: nothing to judge), each part decided,
+        and what the reductions did.
     """
     columns = history.native()
-    if columns is None or not isinstance(model, Register | CASRegister | KV):
+    independent = isinstance(model, Independent)
+    inner = model.inner if isinstance(model, Independent) else model
+    if columns is None or not isinstance(inner, Register | CASRegister | KV):
         return None
+    timeout_s = None if deadline is None else max(0.0, deadline - time.monotonic())
     result = columns.check_registers(
-        model.name, freeze(model.initial), partition=partition, timeout_s=timeout_s,
-        memory_limit_mb=float(memory_limit.mb), explain_mb=EXPLAIN_MEMORY_BYTES / 2**20,
-        read_mapping=read_mapping)
+        inner.name, freeze(inner.initial), independent=independent, partition=partition,
+        timeout_s=timeout_s, memory_limit_mb=float(memory_limit.mb),
+        explain_mb=EXPLAIN_MEMORY_BYTES / 2**20, read_mapping=read_mapping)
     if result is None:
         return None
-    parts, dropped, bounded = result
+    operations, parts, dropped, bounded = result
     history.prefetch(_named(parts))
     decided = []
-    for key, operations, status, why, algorithm, explored, explanation in parts:
-        part_model = model.key_model(freeze(key)) if isinstance(model, KV) else model
+    for key, count, status, why, algorithm, explored, explanation in parts:
         part_key: Hashable = None if key is None else freeze(key)
+        part_model = inner.key_model(part_key) if isinstance(inner, KV) else inner
         valid = {"valid": True, "invalid": False}.get(status, "unknown")
         outcome = Outcome(valid=valid, stopped=why, explored=explored, algorithm=algorithm)
-        d = Decided(key=part_key, model=part_model, operations=operations, outcome=outcome)
+        d = Decided(key=part_key, model=part_model, operations=count, outcome=outcome)
         if explanation is not None:
             what, data = explanation
             if what == "impasse":
-                d = Decided(key=part_key, model=part_model, operations=operations,
-                            outcome=outcome, impasse=_impasse(history, part_model, data))
+                d = replace(d, impasse=_impasse(history, part_model, data,
+                                                independent=independent))
             else:
-                d = Decided(key=part_key, model=part_model, operations=operations,
-                            outcome=outcome, refutation=_refutation(history, data))
+                d = replace(d, refutation=_refutation(history, data, independent=independent))
         decided.append(d)
-    return decided, Reduction(dropped=tuple(dropped), bounded=tuple(map(tuple, bounded)))
+    return operations, decided, Reduction(dropped=tuple(dropped),
+                                          bounded=tuple(map(tuple, bounded)))

@@ -214,9 +214,11 @@ def search_native(parts: Sequence[Part], *, sequential: bool, budget: Budget,
         budget: shared by all parts: one deadline, one pool of memory.
         stop_at_first_invalid: stop the other parts once one is invalid, as the Python
             engine's `run` does; they come back unknown with ``stopped == "cancelled"``.
-        symmetry: place crashed operations with identical effects in invocation order
-            only (see ``native/src/linear.rs``): the same verdicts from far fewer
-            states, but prefixes that may differ from the Python engine's.
+        symmetry: accept prefixes found with crashed operations of identical effect
+            placed in invocation order only (see ``native/src/linear.rs``). Either way a
+            linearizability search *decides* that way (the same verdicts from far fewer
+            states); without ``symmetry``, a part found invalid is searched again
+            plainly, so that its prefix, hence its explanation, is the Python engine's.
     """
     core = native_module()
     if core is None:
@@ -226,10 +228,27 @@ def search_native(parts: Sequence[Part], *, sequential: bool, budget: Budget,
     except _CannotEncode as e:
         _log.debug("native engine declined: %s", e)
         return None
-    timeout_s = None if budget.deadline is None else max(0.0, budget.deadline - time.monotonic())
-    results = core.check("sequential" if sequential else "linearizable", encoded,
-                         timeout_s=timeout_s, memory_limit_mb=budget.memory_bytes / 2**20,
-                         stop_at_first_invalid=stop_at_first_invalid, symmetry=symmetry)
+    mode = "sequential" if sequential else "linearizable"
+
+    def left_s() -> float | None:
+        return None if budget.deadline is None else max(0.0, budget.deadline - time.monotonic())
+
+    results = core.check(mode, encoded, timeout_s=left_s(),
+                         memory_limit_mb=budget.memory_bytes / 2**20,
+                         stop_at_first_invalid=stop_at_first_invalid,
+                         symmetry=symmetry or not sequential)
+    invalid = [k for k, r in enumerate(results) if r[0] == "invalid"]
+    if invalid and not symmetry and not sequential:
+        again = core.check(mode, [encoded[k] for k in invalid], timeout_s=left_s(),
+                           memory_limit_mb=budget.memory_bytes / 2**20,
+                           stop_at_first_invalid=False, symmetry=False)
+        for k, plain in zip(invalid, again, strict=True):
+            if plain[0] == "valid":
+                raise AssertionError(f"the native searches with and without symmetry disagree "
+                                     f"on part {parts[k].key!r}")
+            if plain[0] == "invalid":
+                results[k] = plain
+            # Out of budget: the symmetric search's own prefix explains it.
     outcomes = []
     for part, (status, why, prefix, explored, _peak, _seconds) in zip(parts, results,
                                                                       strict=True):

@@ -85,7 +85,7 @@ from labrys.checkers._txn_models import (
     prohibited_anomalies,
 )
 from labrys.checkers._txn_native import clean_list_append
-from labrys.checkers._verdict import UNKNOWN, Anomaly, Validity, Verdict
+from labrys.checkers._verdict import UNKNOWN, Anomaly, Validity, Verdict, nothing_to_judge
 from labrys.errors import UsageError
 from labrys.history import History
 
@@ -152,6 +152,9 @@ def _check(workload: str, history: History, options: CheckOptions) -> Verdict:
         if clean is not None:
             return _verdict(workload, settings, [], Counter(), clean, 0)
     th = parse_txns(history, workload=workload)
+    if not th.txns:
+        return nothing_to_judge(workload, "transaction (an op whose value is a list of "
+                                "micro-ops) that may have taken effect")
     graph = new_graph(len(th.txns))
     if workload == LIST_APPEND:
         reads = index_append_reads(th)

@@ -10,21 +10,27 @@ answers), ``invoke(f, value)`` returning a JSON-ready account of what was done, 
 the runner stores as the value of a ``process: "nemesis"`` op, ``heal()`` and
 ``teardown()``. The nemeses:
 
-==================  ========================================  ============================
-nemesis             ops                                       acts through
-==================  ========================================  ============================
-`PartitionNemesis`  start-partition SPEC, stop-partition      `Cluster.partition`
-`KillNemesis`       kill NODES, start                         the target's `Killable`
-`PauseNemesis`      pause NODES, resume                       the target's `Pausable`
-`PacketNemesis`     start-loss, stop-loss, start-delay,       `Cluster.lose_packets`,
-                    stop-delay                                `Cluster.delay_packets`
-`ClockNemesis`      bump-clock, strobe-clock, scramble-clock, the target's `ClockSkewable`
-                    reset-clock                               (libfaketime)
-==================  ========================================  ============================
+=====================  =====================================  ============================
+nemesis                ops                                    acts through
+=====================  =====================================  ============================
+`PartitionNemesis`     start-partition SPEC, stop-partition   `Cluster.partition`
+`KillNemesis`          kill NODES, start                      the target's `Killable`
+`PauseNemesis`         pause NODES, resume                    the target's `Pausable`
+`PacketNemesis`        start-loss, stop-loss, start-delay,    `Cluster.lose_packets`,
+                       stop-delay                             `Cluster.delay_packets`
+`ClockNemesis`         bump-clock, strobe-clock,              the target's `ClockSkewable`
+                       scramble-clock, reset-clock            (libfaketime)
+`LoseUnsyncedNemesis`  lose-unsynced NODES (no heal: the      the target's `Killable`, the
+                       nodes run again when it returns)       nodes' `LazyDisks`
+=====================  =====================================  ============================
 
-`compose` joins them; `package` builds the composed nemesis for a test's requested
-faults, with its schedule (fault, heal, fault, heal… every ``interval_s``) and its final
-heal. Example::
+Every fault is declared once, in the table `FAULTS` (``_faults``): its name (what
+``--nemesis`` takes), the ops that start and heal it, its ``--option`` keys, the
+capability it needs from the target, and how to arm its nemesis. The package, the run
+orchestration's fault plan, the test spec and the live display all read that table;
+adding a fault is one entry there plus its nemesis. `compose` joins nemeses; `package`
+builds the composed nemesis for a test's requested faults, with its schedule (fault,
+heal, fault, heal… every ``interval_s``) and its final heal. Example::
 
     from labrys.nemesis import NemesisOptions, package
 
@@ -34,8 +40,8 @@ heal. Example::
     # {"topology": "n1|n2,n3", "partition": {"n1": ["n2", "n3"], "n2": ["n1"], "n3": ["n1"]}}
 
 Choices that are not obvious: process and clock faults go through capability
-protocols the target implements, and a nemesis refuses when built if the target
-lacks one, so no run records a fault that never happened; all randomness comes from
+protocols the target implements, and a target that lacks one is refused before the
+run starts, so no run records a fault that never happened; all randomness comes from
 an explicit `random.Random`; topologies and node specs are Jepsen's, with the
 differences written down in `_grudge` and `_select`.
 """
@@ -44,6 +50,8 @@ from __future__ import annotations
 
 from labrys.control import Grudge
 from labrys.nemesis._clock import ClockNemesis, ClockSkewable, faketime_env
+from labrys.nemesis._disk import LoseUnsyncedNemesis
+from labrys.nemesis._faults import FAULTS, Fault
 from labrys.nemesis._grudge import (
     TOPOLOGIES,
     bisect,
@@ -56,8 +64,8 @@ from labrys.nemesis._grudge import (
     minority_third,
     parse_components,
 )
-from labrys.nemesis._nemesis import Composed, Nemesis, compose
-from labrys.nemesis._package import FAULTS, NemesisOp, NemesisOptions, Package, package
+from labrys.nemesis._nemesis import Composed, Nemesis, NemesisOp, compose
+from labrys.nemesis._package import NemesisOptions, Package, package
 from labrys.nemesis._packet import PacketNemesis
 from labrys.nemesis._partition import PartitionNemesis
 from labrys.nemesis._process import Killable, KillNemesis, Pausable, PauseNemesis, Primaries
@@ -70,9 +78,11 @@ __all__ = [
     "ClockNemesis",
     "ClockSkewable",
     "Composed",
+    "Fault",
     "Grudge",
     "KillNemesis",
     "Killable",
+    "LoseUnsyncedNemesis",
     "Nemesis",
     "NemesisOp",
     "NemesisOptions",

@@ -1,8 +1,10 @@
 """etcd: a Raft key-value store, one member per node, and a register client over HTTP.
 
 Set-up. Every node runs one member listening on the node's own address (peers on
-2380, clients on 2379), with a data directory inside the node's directory, which is
-new for every cluster, so every run starts from an empty store. The member is a
+2380, clients on 2379), with a data directory the node gives it (`Node.data_dir`: on a
+lazy disk when the run loses unsynced data), new for every cluster, so every run
+starts from an empty store. etcd fsyncs its write-ahead log before it acknowledges a
+write, so a power failure should lose nothing acknowledged. The member is a
 direct child of labrys (`Node.spawn`), which is what lets a kill be followed by a
 clean restart: the old process is reaped before the new one takes the data
 directory's lock. A restart after a kill uses ``--initial-cluster-state existing``
@@ -10,7 +12,7 @@ and the same data directory, as etcd's operations guide says.
 
 Readiness is ``GET /health`` on every member (``{"health":"true"}`` once the member
 has a leader and has applied its entries); ``etcdctl endpoint health`` would do, but
-waits on long dial timeouts (PLATFORM.md).
+waits on long dial timeouts.
 
 The client speaks etcd's v3 API through its JSON gateway (``/v3/kv/range``,
 ``/v3/kv/put``, ``/v3/kv/txn``) with httpx. Why not gRPC: the Python ``etcd3``
@@ -35,7 +37,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import signal
 import threading
 import time
@@ -46,11 +47,13 @@ from typing import Any
 
 import httpx
 
-from labrys.control import Cluster, Node, NodeProcess
+from labrys.client import Client, Completion
+from labrys.control import Cluster, Node, Process
 from labrys.errors import TargetError, UsageError
-from labrys.harness import Client, Completion, Invocation
-from labrys.harness._options import Option, choice, positive_float
+from labrys.generator import Invocation
 from labrys.history import OpType
+from labrys.options import Option, choice, positive_float
+from labrys.targets._daemons import version_output
 from labrys.targets._target import TargetEntry
 
 CLIENT_PORT = 2379
@@ -82,7 +85,7 @@ OPTIONS: dict[str, Option] = {
 @dataclass(frozen=True, slots=True)
 class _Member:
     node: Node
-    process: NodeProcess
+    process: Process
 
 
 class Etcd:
@@ -92,12 +95,16 @@ class Etcd:
         binary: the etcd executable.
         read_mode: ``linearizable`` or ``serializable``.
         client_timeout_s: per-request timeout of the clients it opens.
+        store_only: etcd is another target's store (Patroni's), standing for machines of
+            its own, so its data is never on a lazy disk.
     """
 
-    def __init__(self, *, binary: str, read_mode: str, client_timeout_s: float) -> None:
+    def __init__(self, *, binary: str, read_mode: str, client_timeout_s: float,
+                 store_only: bool = False) -> None:
         self.binary = binary
         self.read_mode = read_mode
         self.client_timeout_s = client_timeout_s
+        self.store_only = store_only
         self._cluster: Cluster | None = None
         self._members: dict[str, _Member] = {}
         self._lock = threading.Lock()
@@ -107,7 +114,6 @@ class Etcd:
     def setup(self, cluster: Cluster) -> None:
         self._cluster = cluster
         for node in cluster.nodes:
-            shutil.rmtree(node.directory / "etcd-data", ignore_errors=True)
             self._spawn(node, state="new")
         deadline = time.monotonic() + _START_TIMEOUT_S
         for node in cluster.nodes:
@@ -127,21 +133,15 @@ class Etcd:
 
     # -- capabilities ------------------------------------------------------------------
 
-    def version(self) -> str:
-        import subprocess
-
-        try:
-            out = subprocess.run([self.binary, "--version"], capture_output=True, text=True,
-                                 timeout=10, check=False).stdout
-        except OSError as e:
-            raise UsageError(f"cannot run etcd at {self.binary}: {e.strerror}; install "
-                             "etcd-server (make setup) or pass --option etcd_binary=PATH"
-                             ) from None
+    def version(self, node: Node) -> str:
+        out = version_output(node, [self.binary, "--version"],
+                             fix=f"install etcd-server (make setup) or pass --option "
+                             f"etcd_binary=PATH (now {self.binary})")
         match = re.search(r"etcd Version:\s*(\S+)", out)
         return match.group(1) if match else out.strip().splitlines()[0] if out.strip() else "?"
 
     def log_files(self, node: Node) -> list[Path]:
-        return [p for p in [node.directory / "etcd.log"] if p.exists()]
+        return [node.directory / "etcd.log"]
 
     def client_kinds(self) -> tuple[str, ...]:
         return ("register",)
@@ -202,6 +202,14 @@ class Etcd:
         assert self._cluster is not None
         return self._cluster.node(name)
 
+    def _data_dir(self, node: Node) -> Path:
+        if not self.store_only:
+            return node.data_dir("etcd-data")
+        # Another target's store stands for machines of its own: a power failure of
+        # this node's database does not reach it, so its data stays on a plain disk.
+        node.make_dir("etcd-data")
+        return node.directory / "etcd-data"
+
     def _signal(self, node: str, sig: int) -> None:
         with self._lock:
             member = self._members.get(node)
@@ -214,7 +222,7 @@ class Etcd:
         argv = [
             self.binary,
             "--name", node.name,
-            "--data-dir", str(node.directory / "etcd-data"),
+            "--data-dir", str(self._data_dir(node)),
             "--listen-peer-urls", f"http://{node.address}:{PEER_PORT}",
             "--initial-advertise-peer-urls", f"http://{node.address}:{PEER_PORT}",
             "--listen-client-urls", f"http://{node.address}:{CLIENT_PORT}",

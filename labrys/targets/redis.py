@@ -18,9 +18,14 @@ announcing the node's own address. Both are direct children of labrys (`Node.spa
 with config files in the node's directory that they may rewrite (Sentinel persists
 its view of the topology there, and rewrites a demoted server's ``replicaof``), so a
 server killed and started again comes back with whatever role Sentinel last gave it.
-Append-only persistence (``appendfsync everysec``) keeps a restarted server's data: an
-empty restarted primary that replicas resynchronised from would lose everything, a
-real hazard but not the one this target sets out to show.
+Append-only persistence (``appendonly yes``, the default here) keeps a restarted
+server's data: an empty restarted primary that replicas resynchronised from would lose
+everything. The data (the AOF) lives in a directory the node gives (`Node.data_dir`, on
+a lazy disk when the run loses unsynced data), apart from the configuration and logs.
+``appendfsync`` says when the AOF is fsynced, and Redis's documentation says what each
+choice risks: ``always`` after every write, before replying; ``everysec`` once a
+second ("you may lose 1 second of data if there is a disaster"); ``no`` when the kernel
+pleases.
 
 Readiness: every server answers PING, every replica's link to the primary is up, and
 every sentinel knows the primary, the replicas and the other sentinels (discovery by
@@ -42,7 +47,6 @@ from __future__ import annotations
 import hashlib
 import re
 import signal
-import subprocess
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,11 +54,11 @@ from typing import Any
 
 import redis
 
-from labrys.control import Cluster, Node, NodeProcess
+from labrys.client import Client
+from labrys.control import Cluster, Node, Process
 from labrys.errors import UsageError
-from labrys.harness import Client
-from labrys.harness._options import Option, choice, positive_float, positive_int
-from labrys.targets._daemons import start_error, wait_until
+from labrys.options import Option, choice, positive_float, positive_int
+from labrys.targets._daemons import start_error, version_output, wait_until
 from labrys.targets._redis_clients import CLIENT_KINDS, ClientConfig, open_redis_client
 from labrys.targets._target import TargetEntry
 
@@ -89,6 +93,13 @@ OPTIONS: dict[str, Option] = {
         Option(name="failover_timeout_ms", default=10000, parse=positive_int,
                expected="a whole number of milliseconds > 0",
                help="Sentinel's failover-timeout (also the wait before retrying one)"),
+        Option(name="appendonly", default="yes", parse=choice("yes", "no"), expected="yes or no",
+               help="keep an append-only file (AOF); without one, and with snapshots off, "
+                    "a restarted server starts empty"),
+        Option(name="appendfsync", default="everysec", parse=choice("always", "everysec", "no"),
+               expected="always, everysec or no",
+               help="when the AOF is fsynced: before each reply, once a second, or when the "
+                    "kernel decides"),
         Option(name="min_replicas_to_write", default=0, parse=non_negative_int,
                expected="a whole number >= 0",
                help="the primary refuses writes unless this many replicas are in touch"),
@@ -121,8 +132,8 @@ class Redis:
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.options = dict(options)
         self._cluster: Cluster | None = None
-        self._servers: dict[str, NodeProcess] = {}
-        self._sentinels: dict[str, NodeProcess] = {}
+        self._servers: dict[str, Process] = {}
+        self._sentinels: dict[str, Process] = {}
         self._lock = threading.Lock()
 
     # -- Target ------------------------------------------------------------------------
@@ -135,8 +146,9 @@ class Redis:
         self._cluster = cluster
         primary = cluster.nodes[0]
         for node in cluster.nodes:
+            data = node.data_dir(self._dir(node) / "data")
             node.write_file(self._dir(node) / "redis.conf",
-                            self._server_conf(node, None if node is primary else primary))
+                            self._server_conf(node, None if node is primary else primary, data))
             self._spawn_server(node)
         for node in cluster.nodes:
             node.write_file(self._dir(node) / "sentinel.conf", self._sentinel_conf(node, primary))
@@ -155,20 +167,15 @@ class Redis:
 
     # -- capabilities ------------------------------------------------------------------
 
-    def version(self) -> str:
-        try:
-            out = subprocess.run([self.options["redis_server"], "--version"],
-                                 capture_output=True, text=True, timeout=10, check=False).stdout
-        except OSError as e:
-            raise UsageError(f"cannot run {self.options['redis_server']}: {e.strerror}; "
-                             "install redis-server (make setup) or pass "
-                             "--option redis_server=PATH") from None
+    def version(self, node: Node) -> str:
+        out = version_output(node, [self.options["redis_server"], "--version"],
+                             fix="install redis-server (make setup) or pass --option "
+                             f"redis_server=PATH (now {self.options['redis_server']})")
         match = re.search(r"v=(\S+)", out)
         return match.group(1) if match else out.strip() or "?"
 
     def log_files(self, node: Node) -> list[Path]:
-        return [p for p in (self._dir(node) / "redis.log", self._dir(node) / "sentinel.log")
-                if p.exists()]
+        return [self._dir(node) / "redis.log", self._dir(node) / "sentinel.log"]
 
     def client_kinds(self) -> tuple[str, ...]:
         return CLIENT_KINDS
@@ -242,11 +249,12 @@ class Redis:
         if process is not None and process.alive:
             process.signal(sig)
 
-    def _server_conf(self, node: Node, primary: Node | None) -> str:
+    def _server_conf(self, node: Node, primary: Node | None, data: Path) -> str:
         o = self.options
         lines = [
             f"bind {node.address}", f"port {PORT}", "protected-mode no", "daemonize no",
-            f"dir {self._dir(node)}", 'logfile ""', "appendonly yes", "appendfsync everysec",
+            f"dir {data}", 'logfile ""',
+            f"appendonly {o['appendonly']}", f"appendfsync {o['appendfsync']}",
             'save ""',
             f"min-replicas-to-write {o['min_replicas_to_write']}",
             f"min-replicas-max-lag {o['min_replicas_max_lag']}",
@@ -277,14 +285,14 @@ class Redis:
             *known,
         ]) + "\n"
 
-    def _spawn(self, node: Node, argv: list[str], log: Path, table: dict[str, NodeProcess],
+    def _spawn(self, node: Node, argv: list[str], log: Path, table: dict[str, Process],
                what: str) -> None:
         try:
             process = node.spawn(argv, log_path=log)
         except OSError as e:
             raise start_error(f"cannot start {what} ({argv[0]}): {e.strerror}; install it "
                               "(make setup) or pass its path as an option",
-                              node=node.name, log=log) from None
+                              node=node, log=log) from None
         with self._lock:
             table[node.name] = process
 
@@ -309,7 +317,7 @@ class Redis:
 
         process = self._servers[node.name]
         wait_until(ready, timeout_s=_START_TIMEOUT_S, what="redis-server did not start",
-                   node=node.name, log=self._dir(node) / "redis.log",
+                   node=node, log=self._dir(node) / "redis.log",
                    alive=lambda: process.alive)
 
     def _wait_sentinel(self, node: Node) -> None:
@@ -329,7 +337,7 @@ class Redis:
         process = self._sentinels[node.name]
         wait_until(ready, timeout_s=_START_TIMEOUT_S,
                    what="redis-sentinel did not discover the replicas and other sentinels",
-                   node=node.name, log=self._dir(node) / "sentinel.log",
+                   node=node, log=self._dir(node) / "sentinel.log",
                    alive=lambda: process.alive, poll_s=0.2)
 
 

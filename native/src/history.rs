@@ -82,20 +82,21 @@ impl NativeHistory {
     }
 
     /// The register family's linearizability check; see `labrys_native.pyi`.
-    #[pyo3(signature = (model, initial, *, partition, timeout_s, memory_limit_mb, explain_mb, read_mapping))]
+    #[pyo3(signature = (model, initial, *, independent, partition, timeout_s, memory_limit_mb, explain_mb, read_mapping))]
     #[allow(clippy::too_many_arguments)]
     fn check_registers<'py>(
         &mut self,
         py: Python<'py>,
         model: &str,
         initial: &Bound<'py, PyAny>,
+        independent: bool,
         partition: bool,
         timeout_s: Option<f64>,
         memory_limit_mb: f64,
         explain_mb: f64,
         read_mapping: bool,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let request = registers::Request { model, partition, timeout_s, memory_limit_mb, explain_mb, read_mapping };
+        let request = registers::Request { model, independent, partition, timeout_s, memory_limit_mb, explain_mb, read_mapping };
         registers::check(py, self, initial, request)
     }
 

@@ -104,7 +104,9 @@ fn pair(cols: &Columns, v: Vid) -> Result<(Vid, Vid), Declined> {
 }
 
 /// The calls of the history, as `call_from_operation` and the model's `prepare` give them.
-fn calls(cols: &mut Columns, family: Family, initial_is_nil: bool) -> Result<Vec<Call>, Declined> {
+/// With `independent`, values are `[key value]` pairs (Jepsen's independent keys): each
+/// call's key is the pair's first item and its value, from then on, the second.
+fn calls(cols: &mut Columns, family: Family, independent: bool, initial_is_nil: bool) -> Result<Vec<Call>, Declined> {
     let mut out = Vec::new();
     let n = cols.len();
     for i in 0..n {
@@ -119,6 +121,12 @@ fn calls(cols: &mut Columns, family: Family, initial_is_nil: bool) -> Result<Vec
         debug_assert_eq!(cols.types[i], INVOKE);
         let known = kind_code == OK;
         let value = if known { cols.value[completion as usize] } else { cols.value[i] };
+        let (outer_key, value) = if independent {
+            let (k, v) = pair(cols, value)?;
+            (class(cols, k)?, v)
+        } else {
+            (0, value)
+        };
         let f = cols.vals.string(cols.f[i]);
         let kind = match (family, f) {
             (Family::Register { .. }, "read" | "r") => Kind::Read,
@@ -132,9 +140,9 @@ fn calls(cols: &mut Columns, family: Family, initial_is_nil: bool) -> Result<Vec
         let (a, b, key) = match family {
             Family::Register { .. } if kind == Kind::Cas => {
                 let (old, new) = pair(cols, value)?;
-                (class(cols, old)?, class(cols, new)?, 0)
+                (class(cols, old)?, class(cols, new)?, outer_key)
             }
-            Family::Register { .. } => (class(cols, value)?, 0, 0),
+            Family::Register { .. } => (class(cols, value)?, 0, outer_key),
             Family::Kv => {
                 let (k, v) = pair(cols, value)?;
                 let key = class(cols, k)?;
@@ -154,20 +162,23 @@ fn calls(cols: &mut Columns, family: Family, initial_is_nil: bool) -> Result<Vec
         });
     }
     // prepare: unknown reads constrain nothing; a register's read of nil means "no
-    // value" unless the register can hold nil.
+    // value" unless the register can hold nil (each key of independent registers on its
+    // own, as `Independent.prepare` decides per key).
     let is_nil = |cols: &Columns, v: Vid| cols.vals.node(v) == Node::Nil;
-    let holds_nil = match family {
-        Family::Kv => true,
-        Family::Register { .. } => {
-            initial_is_nil
-                || out.iter().any(|c| match c.kind {
-                    Kind::Write => is_nil(cols, c.value),
-                    Kind::Cas => pair(cols, c.value).is_ok_and(|(_, new)| is_nil(cols, new)),
-                    _ => false,
-                })
-        }
+    let holds_nil: HashSet<u32> = match family {
+        Family::Kv => HashSet::new(),
+        Family::Register { .. } => out
+            .iter()
+            .filter(|c| match c.kind {
+                Kind::Write => is_nil(cols, c.value),
+                Kind::Cas => pair(cols, c.value).is_ok_and(|(_, new)| is_nil(cols, new)),
+                _ => false,
+            })
+            .map(|c| c.key)
+            .collect(),
     };
-    out.retain(|c| c.kind != Kind::Read || (c.known && (holds_nil || !is_nil(cols, c.value))));
+    let can_hold_nil = |c: &Call| family == Family::Kv || initial_is_nil || holds_nil.contains(&c.key);
+    out.retain(|c| c.kind != Kind::Read || (c.known && (can_hold_nil(c) || !is_nil(cols, c.value))));
     Ok(out)
 }
 
@@ -239,8 +250,9 @@ fn reduce(cols: &Columns, family: Family, initial: u32, mut calls: Vec<Call>, dr
     }
 }
 
-/// The parts to decide, and the operations the reductions dropped and bounded.
-type Prepared = (Vec<Piece>, Vec<i64>, Vec<(i64, i64)>);
+/// How many calls the model took, the parts to decide, and the operations the
+/// reductions dropped and bounded.
+type Prepared = (usize, Vec<Piece>, Vec<i64>, Vec<(i64, i64)>);
 
 /// One part: its key (a value of the history, for kv) and calls.
 struct Piece {
@@ -339,10 +351,9 @@ fn search(cols: &Columns, family: Family, initial: u32, calls: &[Call], budget: 
         drop(meter);
         let (part, mut plain_machine) = encode(cols, family, initial, calls)?;
         let mut meter = Meter::new(budget);
-        let mut plain = linear::search(&part, &mut plain_machine, &mut meter, false);
+        let plain = linear::search(&part, &mut plain_machine, &mut meter, false);
         match plain.validity {
             Validity::Invalid => {
-                plain.explored += outcome.explored;
                 outcome = plain;
                 machine = plain_machine;
             }
@@ -587,6 +598,7 @@ fn refutation<'py>(
 /// The options of one check, as `NativeHistory.check_registers` takes them.
 pub struct Request<'a> {
     pub model: &'a str,
+    pub independent: bool,
     pub partition: bool,
     pub timeout_s: Option<f64>,
     pub memory_limit_mb: f64,
@@ -597,13 +609,16 @@ pub struct Request<'a> {
 /// The register family's linearizability check on these columns, or None when it must
 /// be done in Python (see the module docs and `labrys_native.pyi`).
 pub fn check<'py>(py: Python<'py>, history: &mut NativeHistory, initial: &Bound<'py, PyAny>, r: Request<'_>) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let Request { model, partition, timeout_s, memory_limit_mb, explain_mb, read_mapping } = r;
+    let Request { model, independent, partition, timeout_s, memory_limit_mb, explain_mb, read_mapping } = r;
     let family = match model {
         "register" => Family::Register { cas: false },
         "cas-register" => Family::Register { cas: true },
-        "kv" if partition => Family::Kv,
+        "kv" if partition && !independent => Family::Kv,
         _ => return Ok(None),
     };
+    if independent && !partition {
+        return Ok(None);
+    }
     let cols = &mut history.cols;
     let Some(initial_value) = cols.vals.intern_python(initial) else { return Ok(None) };
     let Some(initial_class) = cols.vals.class(initial_value) else { return Ok(None) };
@@ -617,16 +632,17 @@ pub fn check<'py>(py: Python<'py>, history: &mut NativeHistory, initial: &Bound<
         read_mapping,
     };
     let prepared = py.allow_threads(|| -> Result<Option<Prepared>, String> {
-        let all = match calls(cols, family, initial_is_nil) {
+        let all = match calls(cols, family, independent, initial_is_nil) {
             Ok(c) => c,
             Err(_) => return Ok(None),
         };
+        let operations = all.len();
         let mut pieces: Vec<Piece> = Vec::new();
-        if family == Family::Kv {
+        if family == Family::Kv || independent {
             let mut by_key: HashMap<u32, usize> = HashMap::new();
             for c in all {
                 let at = *by_key.entry(c.key).or_insert_with(|| {
-                    let key = pair(cols, c.value).map(|(k, _)| k).unwrap_or(c.value);
+                    let key = if independent { cols.vals.class_value[c.key as usize] } else { pair(cols, c.value).map(|(k, _)| k).unwrap_or(c.value) };
                     pieces.push(Piece { key: Some(key), calls: Vec::new() });
                     pieces.len() - 1
                 });
@@ -643,9 +659,9 @@ pub fn check<'py>(py: Python<'py>, history: &mut NativeHistory, initial: &Bound<
             .collect();
         dropped.sort_unstable();
         bounded.sort_unstable();
-        Ok(Some((pieces, dropped, bounded)))
+        Ok(Some((operations, pieces, dropped, bounded)))
     });
-    let Some((pieces, dropped, bounded)) = prepared.map_err(PyAssertionError::new_err)? else { return Ok(None) };
+    let Some((operations, pieces, dropped, bounded)) = prepared.map_err(PyAssertionError::new_err)? else { return Ok(None) };
     let cols = &history.cols;
     let decided = py.allow_threads(|| decide(cols, &pieces, &settings));
     let mut decided = match decided {
@@ -674,5 +690,5 @@ pub fn check<'py>(py: Python<'py>, history: &mut NativeHistory, initial: &Bound<
         };
         parts.append((key, p.calls.len(), status, why, d.algorithm, d.explored, explanation).into_pyobject(py)?)?;
     }
-    Ok(Some((parts, dropped, bounded).into_pyobject(py)?.into_any()))
+    Ok(Some((operations, parts, dropped, bounded).into_pyobject(py)?.into_any()))
 }

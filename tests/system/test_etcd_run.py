@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,17 +22,9 @@ from labrys.control import leftovers
 from labrys.harness import TestSpec
 from labrys.harness._runner import run_test
 from labrys.history import read_history
+from tests.system._netns import ETCD, needs_etcd, needs_root
 
-ETCD = shutil.which("etcd") or "/usr/bin/etcd"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
-    pytest.mark.skipif(shutil.which("iptables") is None, reason="iptables is not installed"),
-    pytest.mark.skipif(not Path(ETCD).exists(),
-                       reason="etcd is not installed (apt-get install etcd-server)"),
-]
+pytestmark = [pytest.mark.slow, *needs_root, needs_etcd]
 
 
 def _cluster_prefix(run: Path) -> str:
@@ -63,7 +53,7 @@ def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_p
     assert outcome.exit_code == {True: 0, False: 1, "unknown": 2}[outcome.verdict.valid]
 
     run = outcome.run.path
-    assert run.parent == tmp_path / "etcd-register-partition+kill"
+    assert run.parent == tmp_path / "etcd-register-partition+kill-etcd_binary=etcd-ops_per_key=50"
     assert (tmp_path / "latest").resolve() == run.resolve()
     for name in ("test.json", "history.jsonl", "results.json", "labrys.log"):
         assert (run / name).stat().st_size > 0, name
@@ -112,4 +102,5 @@ def test_ctrl_c_stops_the_workload_and_still_heals_checks_stores_and_cleans_up(t
     assert results["verdict"]["checker"] != "run"  # the workload's checkers ran
     assert len(read_history(run / "history.jsonl")) > 0
     assert "interrupted by Ctrl-C" in output
+    assert "Ctrl-C again to skip the checks" in output  # said where the user looks
     _assert_nothing_left(_cluster_prefix(run))

@@ -4,9 +4,7 @@ A history read by the native reader is checked by the core on its columns
 (`labrys.checkers._native_check`); the same file read by the Python reader is checked
 the Python way. Both must produce the same verdict, explanation, anomalies and details,
 on random histories of every model the core checks this way, with crashes, lies,
-unique values (decided by the read-mapping) and repeated ones (by the search). Only the
-count of states explored may differ: the core decides with crashed operations of
-identical effect placed in one order only, and explores fewer.
+unique values (decided by the read-mapping) and repeated ones (by the search).
 """
 
 import random
@@ -38,7 +36,10 @@ def verdicts(tmp_path, h, **options):
     out = []
     for h in (python, native):
         verdict = run_checker("linearizable", h, opts).to_json()
-        del verdict["details"]["states_explored"]
+        if "not searched to the end" in verdict["explanation"]:
+            # Parts searched in parallel and cancelled once one is invalid stop wherever
+            # they were: how many states they had explored is not repeatable.
+            del verdict["details"]["states_explored"]
         out.append(verdict)
     return out
 
