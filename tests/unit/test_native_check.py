@@ -7,6 +7,7 @@ on random histories of every model the core checks this way, with crashes, lies,
 unique values (decided by the read-mapping) and repeated ones (by the search).
 """
 
+import dataclasses
 import random
 
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from labrys._native import native_module
 from labrys.checkers import CheckOptions, run_checker
 from labrys.errors import UsageError
-from labrys.history import read_history, write_jsonl
+from labrys.history import History, Op, read_history, write_jsonl
 from tests.unit.engine_histories import simulate
 from tests.unit.event_lines import history
 from tests.unit.test_read_mapping import simulate_unique
@@ -66,6 +67,30 @@ def test_unique_value_histories_get_the_same_verdict(tmp_path, seed, model, lie)
     for options in ({"model": model}, {"model": model, "extra": {"read_mapping": False}}):
         python, native = verdicts(tmp_path, h, **options)
         assert native == python
+
+
+def independent(rng: random.Random, model: str, unique: bool) -> History:
+    """Two keys' histories, values wrapped as ``[key value]``, interleaved at random."""
+    keyed = []
+    for key in (0, 1):
+        h = simulate(rng, model, max_steps=30, crash=0.2, unique=unique)
+        keyed.append([Op(index=0, time=0, type=op.type, process=2 * op.process + key
+                         if isinstance(op.process, int) else op.process, f=op.f,
+                         value=[key, op.value]) for op in h])
+    merged = []
+    while any(keyed):
+        side = rng.choice([k for k in keyed if k])
+        merged.append(side.pop(0))
+    return History([dataclasses.replace(op, index=i) for i, op in enumerate(merged)])
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), model=st.sampled_from(["register", "cas-register"]),
+       unique=st.booleans())
+def test_independent_registers_get_the_same_verdict(tmp_path, seed, model, unique):
+    h = independent(random.Random(seed), model, unique)
+    python, native = verdicts(tmp_path, h, model=model, independent=True)
+    assert native == python
 
 
 def test_an_operation_the_model_does_not_know_is_the_same_error(tmp_path):
