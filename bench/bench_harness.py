@@ -45,10 +45,11 @@ def measure(seconds: float, concurrency: int) -> tuple[int, float, float, int]:
     workload = entry.make({name: o.default for name, o in entry.options.items()})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "history.jsonl"
-        with JsonlWriter(path) as writer:
+        with JsonlWriter(path, buffered=True) as writer:
             interp = Interpreter(generator=clients(time_limit(seconds, workload.generator())),
                                  concurrency=concurrency, open_client=lambda t: NoOpClient(),
-                                 nemesis=None, record=writer.write, rng=random.Random(1),
+                                 nemesis=None, record=writer.write, flush=writer.flush,
+                                 rng=random.Random(1),
                                  call_timeout_s=5.0)
             t0, cpu0 = time.perf_counter(), time.process_time()
             summary = interp.run()
