@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from labrys.checkers import CheckOptions, run_checker
 from labrys.generator import Context, clients, limit
 from labrys.history import History, op_from_dict
@@ -38,6 +40,31 @@ def test_ops_are_read_write_cas_on_key_value_pairs_with_a_bounded_count_per_key(
     for f, (_, v) in values:
         assert (f, v) == ("read", None) or (f == "write" and v in range(3)) or (
             f == "cas" and len(v) == 2 and set(v) <= set(range(3)))
+
+
+def test_with_unique_values_every_write_of_a_key_writes_a_new_value():
+    g = limit(60, clients(workload(ops_per_key=30, values="unique").generator()))
+    ctx = Context.initial(concurrency=1, rng=random.Random(3), nemesis=False)
+    written: dict[int, list[int]] = {}
+    for _ in range(60):
+        inv, g = g.op(ctx)
+        key, v = inv.value
+        if inv.f == "write":
+            written.setdefault(key, []).append(v)
+        elif inv.f == "cas":
+            old, new = v
+            assert old in written.get(key, [])[-3:]  # one of the last values written
+            written.setdefault(key, []).append(new)
+    assert sorted(written) == [0, 1]
+    for values in written.values():
+        assert values == list(range(1, len(values) + 1))
+
+
+def test_values_is_a_number_or_unique():
+    parse = get_workload("register").options["values"].parse
+    assert (parse("7"), parse("unique")) == (7, "unique")
+    with pytest.raises(ValueError):  # parse_options turns it into the user's error
+        parse("many")
 
 
 def test_a_stale_read_on_one_key_makes_the_history_invalid_and_names_that_key():
