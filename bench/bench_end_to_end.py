@@ -59,10 +59,10 @@ QUOTED = {
 CHECK_PATH = (
     "import sys\n"
     "from pathlib import Path\n"
-    "from labrys._check import check_files, overall_status\n"
+    "from labrys._check import CheckRequest, check_files, overall_status\n"
     "from labrys.checkers import CheckOptions\n"
-    "rs = check_files([Path(p) for p in sys.argv[2:]], 'linearizable',"
-    " CheckOptions(model=sys.argv[1]))\n"
+    "rs = check_files([Path(p) for p in sys.argv[2:]], CheckRequest("
+    "checker='linearizable', options=CheckOptions(model=sys.argv[1])))\n"
     "for r in rs:\n"
     "    v = r.verdict\n"
     "    print(r.path, v.valid if v else r.error, sep='\\t')\n"
@@ -123,79 +123,22 @@ def run(cmd: Sequence[str], repeat: int, *, timeout_s: float = 300.0) -> Run:
 
 def register_log(path: Path, n_ops: int, processes: int, *, crash: float = 0.01,
                  stale_near: int | None = None, seed: int = 1) -> None:
-    """A cas-register history from nil, written as Porcupine's etcd logs are.
+    """A simulated cas-register run (`bench_engines.register_events`: unique values,
+    ``crash`` of the ops crashed, optionally one stale read), written as Porcupine's
+    etcd logs are, so that Porcupine and labrys read the very same file."""
+    sys.path.insert(0, str(BENCH))
+    from bench_engines import register_events
 
-    Each process invokes, takes effect at a random later moment, and completes; written
-    values are unique; a crashed op is logged ``:info`` and its process continues under a
-    new number. With ``stale_near``, the first read invoked after that many ops returns
-    the first value ever written, long overwritten: not linearizable.
-    """
-    rng = random.Random(seed)
-    state: int | None = None
-    serial = 0
-    first_written: int | None = None
-    ids = list(range(processes))
-    fresh = processes
-    flight: list[list | None] = [None] * processes  # [f, value, applied, result]
-    started = 0
-    stale_done = stale_near is None
-    lines: list[str] = []
-    out = path.open("w", encoding="ascii")
-    while started < n_ops or any(flight):
-        s = rng.randrange(processes)
-        cur = flight[s]
-        p = ids[s]
-        if cur is None:
-            if started >= n_ops:
-                continue
-            started += 1
-            serial += 1
-            r = rng.random()
-            if r < 0.5:
-                f, value, text = "read", None, "nil"
-            elif r < 0.8:
-                f, value, text = "write", serial, str(serial)
-            else:
-                old = state if rng.random() < 0.7 and state is not None else serial + 10**9
-                f, value, text = "cas", (old, serial), f"[{old} {serial}]"
-            flight[s] = [f, value, False, None, text]
-            lines.append(f"INFO  jepsen.util - {p}\t:invoke\t:{f}\t{text}")
-        elif not cur[2]:
-            f, value = cur[0], cur[1]
-            if f == "read":
-                cur[3] = state
-                if not stale_done and started >= stale_near and first_written is not None \
-                        and state != first_written:
-                    cur[3] = first_written
-                    stale_done = True
-            elif f == "write":
-                state = value
-            elif state == value[0]:
-                state = value[1]
-            else:
-                cur[3] = "fail"
-            if first_written is None and state is not None:
-                first_written = state
-            cur[2] = True
-        else:
-            f, value, _, result, text = cur
-            if rng.random() < crash and f != "read":
-                lines.append(f"INFO  jepsen.util - {p}\t:info\t:{f}\t{text}")
-                ids[s] = fresh
-                fresh += 1
-            elif result == "fail":
-                lines.append(f"INFO  jepsen.util - {p}\t:fail\t:{f}\t{text}")
-            elif f == "read":
-                lines.append(f"INFO  jepsen.util - {p}\t:ok\t:read\t"
-                             f"{'nil' if result is None else result}")
-            else:
-                lines.append(f"INFO  jepsen.util - {p}\t:ok\t:{f}\t{text}")
-            flight[s] = None
-        if len(lines) >= 65536:
-            out.write("\n".join(lines) + "\n")
-            lines.clear()
-    out.write("\n".join(lines) + "\n")
-    out.close()
+    def text(f: str, value: object) -> str:
+        if value is None:
+            return "nil"
+        return f"[{value[0]} {value[1]}]" if f == "cas" else str(value)  # type: ignore[index]
+
+    events = register_events(n_ops, processes, crash, random.Random(seed),
+                             stale_near=stale_near)
+    with path.open("w", encoding="ascii") as out:
+        out.writelines(f"INFO  jepsen.util - {p}\t:{kind}\t:{f}\t{text(f, value)}\n"
+                       for p, kind, f, value in events)
 
 
 # -- the table -------------------------------------------------------------------------------
