@@ -4,9 +4,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup system native test demo bench bench-full lint
+.PHONY: setup system native junit-xsd test demo bench bench-full lint fuzz
 
-setup: system $(STAMP) native
+setup: system $(STAMP) native junit-xsd
 
 system:
 	@bash scripts/setup-system.sh
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml
 # The optional Rust search core; skipped with one line when there is no cargo.
 native: $(STAMP)
 	@bash scripts/build-native.sh
+
+# The JUnit XML schema the suite tests validate `labrys suite --junit` output against.
+junit-xsd: $(STAMP)
+	@bash scripts/fetch-junit-xsd.sh
 
 test: setup
 	$(VENV)/bin/pytest -q
@@ -40,6 +44,12 @@ bench-full: setup
 	@for b in bench/bench_*.py; do \
 		case $$b in *bench_engines.py|*bench_end_to_end.py) full=--full;; *) full=;; esac; \
 		echo "== $$b $$full"; $(PY) $$b $$full || exit 1; done
+
+# Every reader of user files (histories, specs) fuzzed for FUZZ_SECONDS, 30 minutes by
+# default; `make test` runs a few seconds of the same (tests/fuzz/run.py says more).
+FUZZ_SECONDS ?= 1800
+fuzz: setup
+	$(PY) -m tests.fuzz.run --seconds $(FUZZ_SECONDS)
 
 lint: setup
 	$(VENV)/bin/ruff check labrys tests bench

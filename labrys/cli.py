@@ -38,6 +38,10 @@ LAZY_COMMANDS = {command.name: command for command in [
                 "under faults, check and store the history."),
     LazyCommand("cluster", "labrys.harness._cluster_cli:cluster_app", "Local clusters of "
                 "network namespaces: bring up, poke, partition, heal, remove."),
+    LazyCommand("suite", "labrys.suite:suite", "Run a suite of tests, each with what it "
+                "must show (nightly CI)."),
+    LazyCommand("compare", "labrys.compare:compare", "Compare what systems claim with what "
+                "their runs showed."),
     LazyCommand("report", "labrys.report._cli:report", "Write (or rewrite) report.html in "
                 "each run folder from its stored files alone."),
     LazyCommand("serve", "labrys.report._cli:serve", "Browse a store of runs in a web "
@@ -142,6 +146,9 @@ def check(
     wfr_keys: Annotated[bool, typer.Option(
         "--wfr-keys", help="rw-register: infer version orders from a write that follows a "
         "read of the same key in one transaction.")] = False,
+    per_key: Annotated[bool, typer.Option(
+        "--per-key", help="session guarantees: judge each key on its own, not the whole "
+        "database at once (Terry's definition).")] = False,
     causal_model: Annotated[str | None, typer.Option(
         help="causal: the model claimed: cc (default), cm (causal memory) or ccv "
         "(causal convergence).")] = None,
@@ -185,6 +192,8 @@ def check(
         extra["wfr_keys"] = True
     if causal_model is not None:
         extra["causal_model"] = causal_model
+    if per_key:
+        extra["per_key"] = True
     options = CheckOptions(
         model=model,
         init=_parse_init(init),

@@ -13,7 +13,7 @@
 //! vector, list or set (Jepsen writes a history either way). Their key/value pairs go
 //! to a callback without being interned as maps, since no two ops are alike.
 
-use crate::json::{Declined, MAX_DEPTH};
+use crate::json::{Declined, MAX_DEPTH, MAX_DIGITS};
 use crate::value::{Node, Values, Vid};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -371,6 +371,9 @@ fn atom(vals: &mut Values, text: &str) -> Result<Vid, Declined> {
                 // leading zeros.
                 let negative = clean.starts_with('-');
                 let body = unsigned(clean).trim_start_matches('0');
+                if clean.len() > MAX_DIGITS {
+                    return Err("an integer of too many digits");
+                }
                 if body.is_empty() {
                     vals.int(0)
                 } else if negative {

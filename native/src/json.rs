@@ -11,8 +11,18 @@
 
 use crate::value::{Values, Vid};
 
-/// Nesting deeper than this is left to the Python reader.
-pub const MAX_DEPTH: usize = 200;
+/// Nesting deeper than this is left to the Python reader, which refuses values nested
+/// past its own limit (100, `labrys/history/_limits.py`); well below it, so that the
+/// two never disagree on where a value counts as too deep.
+pub const MAX_DEPTH: usize = 64;
+
+/// Integers of more digits are left to the Python reader, which refuses those past
+/// 4,300 digits (Python's own limit on converting them).
+pub const MAX_DIGITS: usize = 4000;
+
+/// Lines longer than this are left to the Python reader, which refuses those past
+/// 64 MiB.
+pub const MAX_LINE: usize = 32 << 20;
 
 pub type Declined = &'static str;
 
@@ -358,6 +368,7 @@ impl<'a> Json<'a> {
         }
         Ok(match text.parse::<i64>() {
             Ok(i) => vals.int(i),
+            Err(_) if text.len() > MAX_DIGITS => return Err("an integer of too many digits"),
             Err(_) => vals.big(text),
         })
     }

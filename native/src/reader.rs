@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader, Read};
 use hashbrown::HashMap;
 
 use crate::edn::{Edn, Record};
-use crate::json::{Declined, Json};
+use crate::json::{Declined, Json, MAX_LINE};
 use crate::value::{Node, Values, Vid, NONE};
 
 pub const INVOKE: u8 = 0;
@@ -288,6 +288,9 @@ fn read_all(path: &str) -> Result<Vec<u8>, Declined> {
     if buf.starts_with("\u{feff}".as_bytes()) {
         return Err("a byte-order mark");
     }
+    if buf.split(|&c| c == b'\n' || c == b'\r').any(|line| line.len() > MAX_LINE) {
+        return Err("a line too long");
+    }
     if buf.contains(&b'\r') {
         let mut out = Vec::with_capacity(buf.len());
         let mut i = 0;
@@ -313,8 +316,13 @@ fn jsonl(path: &str, vals: &mut Values, b: &mut Builder) -> Result<(), Declined>
     let mut first = true;
     loop {
         line.clear();
-        if reader.read_until(b'\n', &mut line).map_err(|_| "cannot read the file")? == 0 {
+        // At most MAX_LINE + 1 bytes: a monster line is never held whole.
+        let mut bounded = (&mut reader).take(MAX_LINE as u64 + 1);
+        if bounded.read_until(b'\n', &mut line).map_err(|_| "cannot read the file")? == 0 {
             return Ok(());
+        }
+        if line.len() > MAX_LINE {
+            return Err("a line too long");
         }
         std::str::from_utf8(&line).map_err(|_| "not UTF-8")?;
         if first && line.starts_with("\u{feff}".as_bytes()) {
