@@ -203,6 +203,21 @@ def test_mutated_files_read_the_same_or_fail_the_same(tmp_path, rs, format, cuts
     same(path, format)
 
 
+@pytest.mark.parametrize("depth", [60, 80, 101, 150])
+@pytest.mark.parametrize("format", ["jsonl", "jepsen-edn"])
+def test_deep_values_and_long_numbers_read_as_the_reference_reads_them(tmp_path, depth,
+                                                                       format):
+    deep = "[" * depth + "1" + "]" * depth
+    long = "9" * 4500
+    for value in (deep, long, "-" + "1" * 4100):
+        path = tmp_path / "h"
+        if format == "jsonl":
+            path.write_text(f'{{"type":"invoke","process":0,"f":"w","value":{value}}}\n')
+        else:
+            path.write_text(f"{{:type :invoke, :process 0, :f :w, :value {value}}}\n")
+        same(path, format)
+
+
 def test_a_million_op_shape_is_read_without_making_ops(tmp_path):
     path = tmp_path / "h.jsonl"
     lines = []
