@@ -181,6 +181,8 @@ def compare(name: str, ops: str, files: list[Path], model: str, porcupine: str |
 def _verdict(output: str) -> str:
     lines = output.strip().splitlines()
     words = [line.split("\t")[-1] for line in lines if "\t" in line]
+    if not words:
+        return "failed: " + (lines[-1][:100] if lines else "no output")
     counts = {w: words.count(w) for w in sorted(set(words))}
     text = ", ".join(f"{n} {w}" for w, n in counts.items())
     if len(words) == 1 and len(lines) > 1:
