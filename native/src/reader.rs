@@ -281,15 +281,30 @@ fn blank(line: &[u8]) -> bool {
 }
 
 /// The whole file, as Python's text mode gives it: `\r\n` and a lone `\r` become `\n`.
+///
+/// Read a chunk at a time: a line past `MAX_LINE` stops the read there, so a monster
+/// line is never held whole (the Python reader then says what is wrong with it).
 fn read_all(path: &str) -> Result<Vec<u8>, Declined> {
+    let mut file = File::open(path).map_err(|_| "cannot read the file")?;
     let mut buf = Vec::new();
-    File::open(path).and_then(|mut f| f.read_to_end(&mut buf)).map_err(|_| "cannot read the file")?;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut run = 0usize; // bytes since the last line break
+    loop {
+        let n = file.read(&mut chunk).map_err(|_| "cannot read the file")?;
+        if n == 0 {
+            break;
+        }
+        for &c in &chunk[..n] {
+            run = if c == b'\n' || c == b'\r' { 0 } else { run + 1 };
+            if run > MAX_LINE {
+                return Err("a line too long");
+            }
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
     std::str::from_utf8(&buf).map_err(|_| "not UTF-8")?;
     if buf.starts_with("\u{feff}".as_bytes()) {
         return Err("a byte-order mark");
-    }
-    if buf.split(|&c| c == b'\n' || c == b'\r').any(|line| line.len() > MAX_LINE) {
-        return Err("a line too long");
     }
     if buf.contains(&b'\r') {
         let mut out = Vec::with_capacity(buf.len());
