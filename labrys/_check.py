@@ -22,7 +22,7 @@ from labrys._stored_run import HISTORY, check_stored_run, find_stored_run
 from labrys.checkers import CheckOptions, Verdict, get_checker, run_checker, worst
 from labrys.checkers._verdict import exit_status
 from labrys.errors import LabrysError, UsageError
-from labrys.history import History, OpType, read_history
+from labrys.history import History, read_history
 from labrys.models import KV
 
 DEFAULT_CHECKER = "linearizable"
@@ -41,32 +41,6 @@ _MODEL_BY_FUNCTIONS: tuple[tuple[str, frozenset[str]], ...] = (
     ("fifo-queue", frozenset({"enqueue", "dequeue"})),
 )
 _ADD_READ = frozenset({"add", "read"})
-
-
-def looks_independent(history: History) -> bool:
-    """Whether the history's values are ``[key value]`` pairs of independent keys.
-
-    Jepsen's ``independent`` workloads (and labrys's register workload) record every
-    value as ``[key value]``: a read invoked as ``[3 nil]`` returns ``[3 1]``, a cas
-    carries ``[3 [1 2]]``. Checked as one object, such a history is nonsense (a read of
-    key 0 "returned [0 nil], but the register held [3 1]"), so it is recognised here: every
-    client invocation and ok completion carries a pair, every cas a pair whose second
-    element is itself ``[old new]``, and some operation is not a cas (a history of cas
-    ``[old new]`` alone is a plain cas-register's).
-    """
-    not_cas = False
-    for op in history.client_ops():
-        if op.type not in (OpType.INVOKE, OpType.OK):
-            continue
-        value = op.value
-        if not (isinstance(value, list | tuple) and len(value) == 2):
-            return False
-        if op.f == "cas":
-            if not (isinstance(value[1], list | tuple) and len(value[1]) == 2):
-                return False
-        else:
-            not_cas = True
-    return not_cas
 
 
 def guess_model(history: History, *, independent: bool = False) -> str:
@@ -102,7 +76,7 @@ def with_guesses(history: History, checker: str, options: CheckOptions, *,
     """
     if checker not in MODEL_CHECKERS:
         return options
-    guessed = looks_independent(history) if independent is None else independent
+    guessed = history.keyed_values() if independent is None else independent
     model = options.model or guess_model(history, independent=guessed)
     if independent is None and model == KV.name:
         guessed = False

@@ -80,6 +80,8 @@ class NativeHistory:
         """Each op's partner (completion or invocation), -1 for none."""
     def partner(self, i: int) -> int: ...
     def client_functions(self) -> list[str]: ...
+    def keyed_values(self) -> bool:
+        """Whether the values are Jepsen's independent keys (see History.keyed_values)."""
     def columns_at(self, indices: list[int]) -> tuple[list[Any], ...]:
         """The ops at indices, as columns gives them."""
     def clean_list_append(self, order: int) -> int | None:

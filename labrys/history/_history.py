@@ -106,6 +106,7 @@ class NativeColumns(Protocol):
     def pairs(self) -> list[int]: ...
     def partner(self, i: int) -> int: ...
     def client_functions(self) -> list[str]: ...
+    def keyed_values(self) -> bool: ...
 
 
 _TYPES = (OpType.INVOKE, OpType.OK, OpType.FAIL, OpType.INFO)
@@ -338,6 +339,34 @@ class History(Sequence[Op]):
         if self._ops_list is None and self._native is not None:
             return set(self._native.client_functions())
         return {op.f for op in self._ops if op.is_client}
+
+    def keyed_values(self) -> bool:
+        """Whether the values are ``[key value]`` pairs of independent keys.
+
+        Jepsen's ``independent`` workloads (and labrys's register workload) record every
+        value as ``[key value]``: a read invoked as ``[3 nil]`` returns ``[3 1]``, a cas
+        carries ``[3 [1 2]]``. Checked as one object, such a history is nonsense (a read
+        of key 0 "returned [0 nil], but the register held [3 1]"), so it is recognised:
+        every client invocation and ok completion carries a pair, every cas a pair whose
+        second element is itself ``[old new]``, and some operation is not a cas (a
+        history of cas ``[old new]`` alone is a plain cas-register's). The native core
+        answers for the columns it read, without making an op.
+        """
+        if self._ops_list is None and self._native is not None:
+            return self._native.keyed_values()
+        not_cas = False
+        for op in self.client_ops():
+            if op.type is not OpType.INVOKE and op.type is not OpType.OK:
+                continue
+            value = op.value
+            if not (isinstance(value, list | tuple) and len(value) == 2):
+                return False
+            if op.f == "cas":
+                if not (isinstance(value[1], list | tuple) and len(value[1]) == 2):
+                    return False
+            else:
+                not_cas = True
+        return not_cas
 
     def by_process(self) -> Mapping[Process, list[int]]:
         """Indices of each process's ops, in order."""

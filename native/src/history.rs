@@ -9,10 +9,10 @@ use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
-use crate::reader::{self, Columns, Proc};
+use crate::reader::{self, Columns, Proc, INVOKE, OK};
 use crate::registers;
 use crate::txn;
-use crate::value::NONE;
+use crate::value::{Node, NONE};
 
 #[pyclass(module = "labrys_native")]
 pub struct NativeHistory {
@@ -113,6 +113,25 @@ impl NativeHistory {
         let c = &self.cols;
         let used: HashSet<u32> = (0..c.len()).filter(|&i| c.is_client(i)).map(|i| c.f[i]).collect();
         used.into_iter().map(|s| c.vals.string(s).to_string()).collect()
+    }
+
+    /// Whether the values are Jepsen's independent keys: see `History.keyed_values`.
+    fn keyed_values(&self) -> bool {
+        let c = &self.cols;
+        let pair = |v: u32| match c.vals.node(v) {
+            Node::List { start, len: 2 } => Some(c.vals.kids(start, 2)[1]),
+            _ => None,
+        };
+        let mut not_cas = false;
+        for i in (0..c.len()).filter(|&i| c.is_client(i) && matches!(c.types[i], INVOKE | OK)) {
+            let Some(second) = pair(c.value[i]) else { return false };
+            if c.vals.string(c.f[i]) != "cas" {
+                not_cas = true;
+            } else if pair(second).is_none() {
+                return false;
+            }
+        }
+        not_cas
     }
 }
 

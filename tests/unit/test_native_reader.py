@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from labrys._native import native_module
@@ -28,7 +28,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def both(path: Path, format: str | None = None):
-    """(ops and pairs, or the error) from the Python reader, then from the native one.
+    """(ops, pairs and whether values are keyed, or the error) from the Python reader,
+    then from the native one.
 
     Any exception counts, not only `LabrysError`: where the Python reader itself fails
     some other way, the native path (which declines to it) must fail the same way.
@@ -37,9 +38,10 @@ def both(path: Path, format: str | None = None):
     for native in (False, True):
         try:
             h = read_history(path, format=format, native=native)
-            out.append((list(h), [h.completion(op) for op in h], None))
+            keyed = h.keyed_values()  # asked first: the native history answers on columns
+            out.append((list(h), [h.completion(op) for op in h], keyed, None))
         except Exception as e:
-            out.append((None, None, f"{type(e).__name__}: {e}"))
+            out.append((None, None, None, f"{type(e).__name__}: {e}"))
     return out
 
 
@@ -163,6 +165,27 @@ def test_generated_porcupine_etcd(tmp_path, rs):
              f"{edn_dumps(r['value'], keywordize=False)}" for r in rs]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     same(path, "porcupine-etcd")
+
+
+keyed = st.one_of(st.tuples(st.integers(0, 3), values).map(list),
+                  st.tuples(st.integers(0, 3), st.tuples(atoms, atoms).map(list)).map(list),
+                  values)
+
+
+@example(ops=[("read", [0, None], "ok"), ("cas", [1, [1, 2]], "fail")])  # keyed
+@example(ops=[("cas", [1, 2], "ok")])  # a plain cas-register's
+@FUZZ
+@given(ops=st.lists(st.tuples(st.sampled_from(["read", "write", "cas"]), keyed,
+                              st.sampled_from(["ok", "fail", "info"])), max_size=6))
+def test_keyed_values_are_recognised_the_same_natively(tmp_path, ops):
+    lines = []
+    for p, (f, value, kind) in enumerate(ops):
+        lines.append({"type": "invoke", "process": p, "f": f, "value": value})
+        lines.append({"type": kind, "process": p, "f": f, "value": value})
+    path = tmp_path / "h.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    assert read_history(path).native() is not None
+    same(path, "jsonl")
 
 
 EDN_QUIRKS = ["#_ 1 ", "; comment\n", ",,", "#inst ", "#{3 1 2} ", "#{\"b\" \"a\"} ",
