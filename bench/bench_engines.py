@@ -127,11 +127,12 @@ def register_events(n_ops: int, processes: int, crash: float, rng: random.Random
     """The events of a linearizable cas-register run of about ``n_ops`` ops, from nil.
 
     Each process invokes, takes effect at a random later event, and completes; written
-    values are unique (a cas meant to fail expects a value nobody writes); a crashed
-    operation ends ``info`` (its effect may or may not have happened) and its process
-    continues under a new id. With ``stale_near``, the first read to take effect after
-    that many invocations returns the first value ever written, long overwritten: the
-    run is then not linearizable, by exactly that read.
+    values are unique (a cas meant to fail expects a value nobody writes, as does one
+    invoked while the register is still nil); a crashed operation ends ``info`` (its
+    effect may or may not have happened) and its process continues under a new id.
+    With ``stale_near``, the first read to take effect after that many invocations
+    returns the first value ever written, long overwritten: the run is then not
+    linearizable, by exactly that read.
     """
     state: Any = None
     first: Any = None
@@ -155,7 +156,10 @@ def register_events(n_ops: int, processes: int, crash: float, rng: random.Random
             elif r < 0.8:
                 f, value = "write", serial
             else:
-                f, value = "cas", [state if rng.random() < 0.7 else serial + 10**9, serial]
+                # Never expecting nil: Jepsen's logs (and Porcupine's parser of them)
+                # have a cas on numbers only.
+                hit = state is not None and rng.random() < 0.7
+                f, value = "cas", [state if hit else serial + 10**9, serial]
             flight[s] = [f, value, False, None]
             yield ids[s], "invoke", f, value
         elif not current[2]:
