@@ -116,7 +116,7 @@ def measure_detection(stale_after_s: float, rate: float,
     lock = threading.Lock()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "history.jsonl"
-        with JsonlWriter(path) as writer:
+        with JsonlWriter(path, buffered=True) as writer:
             stale_from = time.monotonic() + 0.5 + stale_after_s  # after the check's start
 
             def open_client(thread: int) -> MemoryRegisterClient:
@@ -127,7 +127,8 @@ def measure_detection(stale_after_s: float, rate: float,
             generator = stagger(1.0 / rate, workload.generator())
             interp = Interpreter(generator=clients(time_limit(limit_s, generator)),
                                  concurrency=10, open_client=open_client, nemesis=None,
-                                 record=writer.write, rng=random.Random(1),
+                                 record=writer.write, flush=writer.flush,
+                                 rng=random.Random(1),
                                  call_timeout_s=5.0)
             with OnlineMonitor(check, history=path, clock_ns=interp.clock_ns,
                                stop_workload=interp.stop) as monitor:
@@ -156,14 +157,15 @@ def measure(seconds: float, concurrency: int, *, memory: bool = False,
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "history.jsonl"
-        with JsonlWriter(path) as writer:
+        with JsonlWriter(path, buffered=True) as writer:
             registers: dict[object, object] = {}
             lock = threading.Lock()
             interp = Interpreter(generator=clients(time_limit(seconds, workload.generator())),
                                  concurrency=concurrency,
                                  open_client=lambda t: (MemoryRegisterClient(registers, lock)
                                                         if memory else NoOpClient()),
-                                 nemesis=None, record=writer.write, rng=random.Random(1),
+                                 nemesis=None, record=writer.write, flush=writer.flush,
+                                 rng=random.Random(1),
                                  call_timeout_s=5.0)
             monitor = (OnlineMonitor(check, history=path, clock_ns=interp.clock_ns)
                        if online else contextlib.nullcontext())

@@ -22,6 +22,10 @@ from labrys.errors import lookup
 from labrys.history import History
 from labrys.models import NOT_GIVEN
 
+ENGINES = ("auto", "python", "native", "smt")
+"""The values of `CheckOptions.engine` (``--engine``); `labrys.checkers._native_engine`
+says what each one is."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckOptions:

@@ -357,7 +357,7 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
             final_client_gen=(workload.final_generator()
                               if isinstance(workload, HasFinalGenerator) else None))
         nodes = list(cluster.nodes)
-        with JsonlWriter(run.history) as writer:
+        with JsonlWriter(run.history, buffered=True) as writer:
             interpreter = Interpreter(
                 generator=generator,
                 concurrency=spec.concurrency,
@@ -366,6 +366,7 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
                 nemesis=None if nemesis_obj is None else NemesisClient(
                     nemesis_obj, faults.update, log=log.info),
                 record=writer.write,
+                flush=writer.flush,
                 rng=rng,
                 call_timeout_s=CALL_TIMEOUT_S,
                 nemesis_timeout_s=NEMESIS_TIMEOUT_S,

@@ -29,7 +29,7 @@ PUBLIC = {
         "CASRegister", "Call", "Counter", "FIFOQueue", "Inconsistent", "Independent", "KV",
         "MODELS", "Model", "MultiRegister", "Mutex", "NOT_GIVEN", "Part", "Partitionable",
         "Register", "SetModel", "State", "UnorderedQueue", "call_from_operation", "freeze",
-        "get_model", "show",
+        "get_model", "partitionable", "show",
     },
     "labrys.control": {
         "BASE_DIR", "Cluster", "CommandResult", "DownReport", "Grudge", "Guardian", "Handle",
