@@ -85,6 +85,7 @@ class FaultPlan:
         pkg = package(cluster, NemesisOptions(faults=spec.nemesis,
                                               interval_s=spec.nemesis_interval_s,
                                               topologies=spec.topologies or None,
+                                              node_specs=spec.fault_targets or None,
                                               settings=self.settings),
                       rng=random.Random(rng.getrandbits(64)), target=target)
         count = math.ceil(spec.time_limit_s / spec.nemesis_interval_s) + 2
