@@ -12,12 +12,21 @@ Example:
 """
 
 from labrys.errors import lookup
-from labrys.workloads import bank, counter, list_append, register, rw_register, set
+from labrys.workloads import (
+    bank,
+    counter,
+    list_append,
+    lock,
+    register,
+    rw_register,
+    set,
+    watch,
+)
 from labrys.workloads._workload import HasFinalGenerator, Workload, WorkloadEntry
 
 WORKLOADS: dict[str, WorkloadEntry] = {
     e.name: e for e in [register.ENTRY, set.ENTRY, counter.ENTRY, bank.ENTRY,
-                        list_append.ENTRY, rw_register.ENTRY]}
+                        list_append.ENTRY, rw_register.ENTRY, watch.ENTRY, lock.ENTRY]}
 
 
 def get_workload(name: str) -> WorkloadEntry:
