@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labrys.checkers._registry import CheckOptions
-from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict
+from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict, nothing_to_judge
 from labrys.errors import HistoryError
 from labrys.history import History, Operation, OpType
 
@@ -111,8 +111,7 @@ def check_lock(history: History, options: CheckOptions) -> Verdict:
     operations = history.operations(clients_only=True)
     all_holds = holds(operations)
     if not all_holds:
-        return Verdict(checker="lock", valid=UNKNOWN,
-                       explanation="no acquire succeeded, so there is nothing to judge")
+        return nothing_to_judge("lock", "successful acquire of the lock")
     anomalies = _overlaps(all_holds)
     updates = [op for op in operations if op.f == "update" and op.type is OpType.OK]
     reads = [op for op in operations if op.f == "read" and op.type is OpType.OK]

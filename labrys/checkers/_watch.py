@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labrys.checkers._registry import CheckOptions
-from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict
+from labrys.checkers._verdict import Anomaly, Verdict, nothing_to_judge
 from labrys.errors import HistoryError
 from labrys.history import History, Operation, OpType
 
@@ -105,8 +105,7 @@ def check_watch(history: History, options: CheckOptions) -> Verdict:
         elif operation.f in _WATCH_FS and operation.type is OpType.OK:
             watches.append(_watch_of(operation))
     if not watches:
-        return Verdict(checker="watch", valid=UNKNOWN,
-                       explanation="no watch op succeeded, so there is nothing to judge")
+        return nothing_to_judge("watch", "successful watch op")
 
     anomalies: list[Anomaly] = []
     seen: dict[tuple[str, int], list[_Seen]] = defaultdict(list)
