@@ -14,22 +14,19 @@ Readiness is ``GET /health`` on every member (``{"health":"true"}`` once the mem
 has a leader and has applied its entries); ``etcdctl endpoint health`` would do, but
 waits on long dial timeouts.
 
-The client speaks etcd's v3 API through its JSON gateway (``/v3/kv/range``,
-``/v3/kv/put``, ``/v3/kv/txn``) with httpx. Why not gRPC: the Python ``etcd3``
-package no longer works with current protobuf, and the gateway is the same v3 API
-(same linearizable and serializable reads, same transactions) with keys and values
-in base64, so an HTTP client with per-request timeouts is all a register needs.
+Clients speak etcd's v3 API through its JSON gateway with httpx (`_etcd_gateway` says
+why not gRPC, and which errors are definite): the key-value kinds in `_etcd_clients`
+(register, set, counter, and list-append and rw-register as guarded transactions), the
+watch workload's in `_etcd_watch`, the lock workload's in `_etcd_lock`. Reads are
+linearizable by default (etcd's default: the read goes through the leader's read
+index); ``--option read_mode=serializable`` makes them serializable: the member answers
+from its own state at once, which under a partition is stale, and the checkers should
+say so.
 
-Errors decide verdicts, so they are a table (Maelstrom's ``errors.edn`` idea): a
-request that never reached etcd (connection refused, connect timeout) certainly did
-not happen, ``fail``; a read that failed for any reason changed nothing, ``fail``; a
-write or cas that was sent and not answered, or answered with an error, may have been
-applied, ``info``. A cas whose comparison was false is a definite ``fail``.
-
-Reads are linearizable by default (etcd's default: the read goes through the
-leader's read index). ``--option read_mode=serializable`` makes them serializable:
-the member answers from its local state at once, which under a partition is stale,
-and the register workload's checker should say so.
+Membership (the ``member`` fault, `_etcd_members`): a member is removed through another
+member, and added back as a new member, with a new ID and an emptied data directory,
+started with ``--initial-cluster-state existing`` and the members as they are then, as
+etcd's runtime reconfiguration guide describes for replacing a machine.
 """
 
 from __future__ import annotations
@@ -38,7 +35,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,19 +47,15 @@ from labrys.control import Cluster, Node, Process
 from labrys.errors import TargetError, UsageError
 from labrys.options import Option, choice, positive_float, positive_int
 from labrys.targets._daemons import version_output
-from labrys.targets._errors import describe
 from labrys.targets._etcd_clients import KV_KINDS, KvClient
-from labrys.targets._etcd_gateway import CLIENT_PORT, PEER_PORT, EtcdError, Gateway
+from labrys.targets._etcd_gateway import CLIENT_PORT, PEER_PORT
 from labrys.targets._etcd_lock import GUARDS, LockClient
+from labrys.targets._etcd_members import member_list, reconfigure
 from labrys.targets._etcd_watch import WatchClient
 from labrys.targets._target import TargetEntry
 
 CLIENT_KINDS = (*KV_KINDS, "watch", "lock")
 _START_TIMEOUT_S = 30.0
-_RECONFIGURE_TIMEOUT_S = 20.0
-"""How long a membership change may take, refusals while the cluster settles included."""
-_RETRY_RECONFIGURE = re.compile(r"unhealthy cluster|not enough started members|"
-                                r"leader changed|request timed out")
 _STOP_GRACE_S = 1.0
 """How long teardown waits after SIGTERM before SIGKILL. A leader asked to stop tries to
 hand leadership over to peers that are stopping too, and can spend seconds at it; the
@@ -201,11 +194,11 @@ class Etcd:
         """Remove ``node``'s member from the cluster (asking another member), then make
         sure its process is gone: a removed member stops by itself once it hears of its
         removal, but one that is cut off never hears."""
-        gateway, members = self._membership(excluding=node)
-        ids = [m["ID"] for m in members if m.get("name") == node]
+        others = self._other_addresses(node)
+        ids = [m["ID"] for m in member_list(others, node=node) if m.get("name") == node]
         if ids:
-            self._reconfigure(gateway, "/v3/cluster/member/remove", {"ID": ids[0]}, node=node,
-                              done=lambda now: all(m["ID"] != ids[0] for m in now))
+            reconfigure(others, "/v3/cluster/member/remove", {"ID": ids[0]}, node=node,
+                        done=lambda now: all(m["ID"] != ids[0] for m in now))
         with self._lock:
             member = self._members.pop(node, None)
         if member is not None and member.process.wait(timeout_s=_STOP_GRACE_S) is None:
@@ -217,11 +210,12 @@ class Etcd:
         wait until it serves."""
         target = self._node(node)
         peer = f"http://{target.address}:{PEER_PORT}"
-        gateway, members = self._membership(excluding=node)
+        others = self._other_addresses(node)
+        members = member_list(others, node=node)
         if not any(peer in m.get("peerURLs", []) for m in members):
-            members = self._reconfigure(
-                gateway, "/v3/cluster/member/add", {"peerURLs": [peer]}, node=node,
-                done=lambda now: any(peer in m.get("peerURLs", []) for m in now))
+            members = reconfigure(others, "/v3/cluster/member/add", {"peerURLs": [peer]},
+                                  node=node,
+                                  done=lambda now: any(peer in m.get("peerURLs", []) for m in now))
         peers = [f"{m['name']}={m['peerURLs'][0]}" for m in members
                  if m.get("name") and m.get("peerURLs") and peer not in m["peerURLs"]]
         data = self._data_dir(target)
@@ -271,56 +265,10 @@ class Etcd:
         node.make_dir("etcd-data")
         return node.directory / "etcd-data"
 
-    def _membership(self, *, excluding: str) -> tuple[Gateway, list[dict[str, Any]]]:
-        """A member other than ``excluding`` that answers, and the members it lists.
-
-        Raises:
-            TargetError: no other member answered.
-        """
+    def _other_addresses(self, node: str) -> list[str]:
+        """The addresses of the running members other than ``node``'s."""
         with self._lock:
-            others = [m.node for name, m in self._members.items() if name != excluding]
-        for other in others:
-            gateway = Gateway(other.address, timeout_s=_RECONFIGURE_TIMEOUT_S)
-            try:
-                return gateway, gateway.call("/v3/cluster/member/list", {})["members"]
-            except (httpx.HTTPError, EtcdError, KeyError):
-                gateway.close()
-        raise TargetError("no other member answered, so the membership cannot change",
-                          node=excluding)
-
-    def _reconfigure(self, gateway: Gateway, path: str, body: dict[str, Any], *, node: str,
-                     done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
-        """Ask for a membership change; the members after it.
-
-        etcd refuses a change that it judges unsafe at the moment (``--strict-reconfig-
-        check``: a member not connected for the last 5 s, or too few started members),
-        so such a refusal is asked again for a while. A call that timed out may have
-        been applied: the member list says whether it was (``done``).
-
-        Raises:
-            TargetError: refused for good, or still refused at the deadline.
-        """
-        what = f"{path.rsplit('/', 1)[-1]} of a member"
-        deadline = time.monotonic() + _RECONFIGURE_TIMEOUT_S
-        try:
-            while True:
-                try:
-                    return gateway.call(path, body)["members"]
-                except (EtcdError, httpx.HTTPError) as e:
-                    error = e
-                try:
-                    now = gateway.call("/v3/cluster/member/list", {})["members"]
-                except (EtcdError, httpx.HTTPError) as e:
-                    raise TargetError(f"{what}: {describe(error)}, and then the member list: "
-                                      f"{describe(e)}", node=node) from None
-                if done(now):
-                    return now
-                if (not isinstance(error, EtcdError) or not _RETRY_RECONFIGURE.search(str(error))
-                        or time.monotonic() > deadline):
-                    raise TargetError(f"{what}: {describe(error)}", node=node)
-                time.sleep(0.5)
-        finally:
-            gateway.close()
+            return [m.node.address for name, m in self._members.items() if name != node]
 
     def _signal(self, node: str, sig: int) -> None:
         with self._lock:

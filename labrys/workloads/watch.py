@@ -31,7 +31,6 @@ from labrys.generator import (
     each_process,
     once,
     phases,
-    repeat,
     reserve,
     sleep,
 )
@@ -55,9 +54,16 @@ OPTIONS: dict[str, Option] = {
 
 
 @dataclass(frozen=True, slots=True)
-class UniqueWrites:
-    """Writes of the values next, next+1, … each to one of ``key_count`` keys at random."""
+class WritesAndWatches:
+    """On the first ``writers`` workers, writes of the values next, next+1, …, each to
+    one of ``key_count`` keys at random; on every other worker, ``watch``.
 
+    The worker comes first (any free one, at random) and its role decides the op, so
+    watchers are not starved by writers that are always free again a moment later (a
+    ``reserve`` would hand every tie to the writers).
+    """
+
+    writers: int
     key_count: int
     next: int = 0
 
@@ -65,10 +71,13 @@ class UniqueWrites:
         thread = ctx.some_free_thread()
         if thread is None:
             return PENDING
+        process = ctx.process_of[thread]
+        if thread not in ctx.threads[:self.writers]:
+            return Invocation(f="watch", process=process, time_ns=ctx.time_ns), self
         key = f"k{ctx.rng.randrange(self.key_count)}"
-        return (Invocation(f="write", value={"key": key, "value": self.next},
-                           process=ctx.process_of[thread], time_ns=ctx.time_ns),
-                UniqueWrites(self.key_count, self.next + 1))
+        return (Invocation(f="write", value={"key": key, "value": self.next}, process=process,
+                           time_ns=ctx.time_ns),
+                WritesAndWatches(self.writers, self.key_count, self.next + 1))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,8 +93,7 @@ class WatchWorkload:
         return "watch"
 
     def generator(self) -> Generator:
-        return reserve((self.writers, UniqueWrites(self.key_count)),
-                       default=repeat(Invocation(f="watch")))
+        return WritesAndWatches(self.writers, self.key_count)
 
     def final_generator(self) -> Generator:
         return phases(sleep(self.final_wait_s),

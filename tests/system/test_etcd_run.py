@@ -70,8 +70,28 @@ def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_p
     nemesis_fs = {op.f for op in history if op.process == "nemesis"}
     assert {"start-partition", "kill"} & nemesis_fs
     assert "stop-partition" in nemesis_fs  # the final heal is in the history
+    # Kills aim at a random node spec (this seed draws "one" first): while a kill leaves
+    # a majority up, the clients of the members still up keep completing operations.
+    kills = _kills_leaving_a_majority(history)
+    assert kills, "this seed's schedule kills one node"
+    for start_ns, end_ns in kills:
+        assert any(start_ns < op.time < end_ns for op in oks), (start_ns, end_ns)
 
     _assert_nothing_left(_cluster_prefix(run))
+
+
+def _kills_leaving_a_majority(history) -> list[tuple[int, int]]:
+    """When each kill that left a majority of the 3 members up was in force, in ns."""
+    spans, since = [], None
+    for op in history:
+        if op.process != "nemesis" or not isinstance(op.value, dict):
+            continue
+        if op.f == "kill" and len(op.value["killed"]) < 2:
+            since = op.time
+        elif op.f == "start" and since is not None:
+            spans.append((since, op.time))
+            since = None
+    return spans
 
 
 def test_ctrl_c_stops_the_workload_and_still_heals_checks_stores_and_cleans_up(tmp_path: Path):
