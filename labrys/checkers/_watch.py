@@ -49,6 +49,7 @@ from labrys.checkers._registry import CheckOptions
 from labrys.checkers._verdict import Anomaly, Verdict, nothing_to_judge
 from labrys.errors import HistoryError
 from labrys.history import History, Operation, OpType
+from labrys.models import freeze
 
 KINDS = ("gap", "reorder", "divergence", "unwritten")
 """Every anomaly this checker reports, most telling first."""
@@ -97,7 +98,7 @@ def check_watch(history: History, options: CheckOptions) -> Verdict:
     for operation in operations:
         if operation.f == "write":
             key, value = _write_of(operation.invocation.value, operation.index)
-            written_by.setdefault(_hashable(value), operation.index)
+            written_by.setdefault(freeze(value), operation.index)
             if operation.type is OpType.OK:
                 result = operation.value
                 told.append((key, _int(result, "revision", operation.index), value,
@@ -115,7 +116,7 @@ def check_watch(history: History, options: CheckOptions) -> Verdict:
         anomalies += _order_anomalies(watch)
         for key, rev, value in watch.events:
             seen[(key, rev)].append(_Seen(value, watch.operation.index, by_write=False))
-            if _hashable(value) not in written_by:
+            if freeze(value) not in written_by:
                 anomalies.append(Anomaly(
                     kind="unwritten", ops=(watch.operation.index,),
                     explanation=f"watch op {watch.operation.index} saw value {value!r} at "
@@ -173,10 +174,10 @@ def _divergences(seen: Mapping[tuple[str, int], list[_Seen]]) -> list[Anomaly]:
     out = []
     placed: dict[Any, tuple[str, int, int]] = {}
     for (key, rev), sightings in sorted(seen.items(), key=lambda item: item[0][1]):
-        values = {_hashable(s.value) for s in sightings}
+        values = {freeze(s.value) for s in sightings}
         if len(values) > 1:
             first = sightings[0]
-            other = next(s for s in sightings if _hashable(s.value) != _hashable(first.value))
+            other = next(s for s in sightings if freeze(s.value) != freeze(first.value))
             out.append(Anomaly(
                 kind="divergence", ops=tuple(sorted({first.op, other.op})),
                 explanation=f"revision {rev} of key {key} is {first.value!r} to "
@@ -184,7 +185,7 @@ def _divergences(seen: Mapping[tuple[str, int], list[_Seen]]) -> list[Anomaly]:
                 data={"key": key, "revision": rev,
                       "values": sorted({repr(s.value) for s in sightings})}))
         for sighting in sightings:
-            value = _hashable(sighting.value)
+            value = freeze(sighting.value)
             where = placed.setdefault(value, (key, rev, sighting.op))
             if where[:2] != (key, rev):
                 out.append(Anomaly(
@@ -285,11 +286,3 @@ def _int(value: Any, field: str, index: int) -> int:
     if not isinstance(got, int) or isinstance(got, bool):
         raise HistoryError(f"{field!r} must be a whole number in {value!r}", op_index=index)
     return got
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
-    return value

@@ -71,8 +71,14 @@ class GuardFailed(Exception):
     """A guarded transaction found a key changed since it was read: nothing was written."""
 
 
+def _kv(key: str, value: Any) -> dict[str, Any]:
+    """A put's body: ``key`` holding ``value`` as JSON text."""
+    return {"key": b64(key), "value": b64(json.dumps(value))}
+
+
 def _put(key: str, value: Any) -> dict[str, Any]:
-    return {"request_put": {"key": b64(key), "value": b64(json.dumps(value))}}
+    """A put as one op of a transaction."""
+    return {"request_put": _kv(key, value)}
 
 
 def _range(key: str) -> dict[str, Any]:
@@ -246,8 +252,7 @@ class KvClient:
             return self._register(inv)
         if self.kind == "set":
             if inv.f == "add":
-                self._gateway.call("/v3/kv/put", _put(f"{self.prefix}{inv.value}",
-                                                      inv.value)["request_put"])
+                self._gateway.call("/v3/kv/put", _kv(f"{self.prefix}{inv.value}", inv.value))
                 return inv.value
             answer = self._gateway.call("/v3/kv/range", {
                 "key": b64(self.prefix), "range_end": prefix_end(self.prefix),
@@ -272,7 +277,7 @@ class KvClient:
             kv = _first_kv(self._read(name))
             return [key, None if kv is None else json_value(kv)]
         if inv.f == "write":
-            self._gateway.call("/v3/kv/put", _put(name, value)["request_put"])
+            self._gateway.call("/v3/kv/put", _kv(name, value))
             return [key, value]
         if inv.f == "cas":
             old, new = value
