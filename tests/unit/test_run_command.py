@@ -18,6 +18,10 @@ from labrys.harness._cli import run
     ({"option": ["read_mode=stale"]},
      "--option read_mode='stale' is not valid; expected linearizable or serializable"),
     ({"nemesis": "partition,flood"}, "unknown fault 'flood' in --nemesis"),
+    ({"fault_targets": "one,most"}, "unknown fault target 'most' in --fault-targets"),
+    ({"nemesis": "kill,member", "fault_targets": "majority,all"},
+     "the member fault can aim at one, minority, primaries, none of the fault targets "
+     "asked for (majority, all)"),
     ({"target": "cassandra"}, "unknown target 'cassandra'"),
     ({"workload": "bank-account"}, "unknown workload 'bank-account'"),
     ({"concurrency": 0}, "concurrency=0 is not valid"),
