@@ -215,22 +215,22 @@ class KvClient:
 
     Args:
         kind: one of `KV_KINDS`.
-        node: the node it talks to (recorded on its ops).
-        address: that node's address.
+        members: node name to address, its own node first, then the members to fall
+            back on when that one refuses connections (`Gateway`); each op records
+            the member that took it.
         serializable: serve reads from the member's own state (may be stale).
         timeout_s: each call's timeout; past it a write is indeterminate.
     """
 
-    def __init__(self, kind: str, *, node: str, address: str, serializable: bool,
+    def __init__(self, kind: str, *, members: Mapping[str, str], serializable: bool,
                  timeout_s: float) -> None:
         if kind not in KV_KINDS:
             raise UsageError(f"etcd has no {kind!r} key-value client; it has: "
                              f"{', '.join(KV_KINDS)}")
         self.kind = kind
-        self.node = node
         self.serializable = serializable
         self.prefix = _PREFIX[kind]
-        self._gateway = Gateway(address, timeout_s=timeout_s)
+        self._gateway = Gateway(members, timeout_s=timeout_s)
 
     def invoke(self, invocation: Invocation) -> Completion:
         read_only = only_reads(invocation)
@@ -238,11 +238,11 @@ class KvClient:
             value = self._perform(invocation)
         except (httpx.HTTPError, EtcdError) as e:
             return Completion(type=classify(ERRORS, e, read_only=read_only),
-                              value=invocation.value, error=describe(e), node=self.node)
+                              value=invocation.value, error=describe(e), node=self._gateway.node)
         except GuardFailed as e:
             return Completion(type=OpType.FAIL, value=invocation.value, error=str(e),
-                              node=self.node)
-        return Completion(type=OpType.OK, value=value, node=self.node)
+                              node=self._gateway.node)
+        return Completion(type=OpType.OK, value=value, node=self._gateway.node)
 
     def close(self) -> None:
         self._gateway.close()

@@ -17,6 +17,17 @@ instead of one message on a long-lived stream. What it gives: per-request connec
 read timeouts, which are exactly what decides whether a failed call is ``fail`` (never
 connected) or ``info`` (sent, never answered).
 
+Members to fall back on. A client talks to its own node's member, and, when that member
+refuses the connection (killed, removed from the cluster, not started yet), to the next
+member that accepts one, as etcd's own clients do when given every endpoint. A refused
+connection sent nothing, so trying elsewhere keeps the op one op with one outcome; a
+call that was sent and not answered is never tried elsewhere (it may have been
+applied). Without the fall-back a kill of one member starves the others: its clients
+fail at once, so they are the workers free for the next op and take nearly every op of
+the run's rate, while the clients of the members still up get few. The host reaches
+every node under a partition, so a client on the minority side still connects there,
+and still shows what a member cut off from the leader answers.
+
 Errors decide verdicts, so they are a table (`ERRORS`, read by
 `labrys.targets._errors.classify`): a request that never reached etcd (connection
 refused, connect timeout) certainly did not happen; etcd's refusals that come before
@@ -28,6 +39,7 @@ in one transaction) are definite too; everything else (a timeout, "request timed
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -100,29 +112,39 @@ def revision(data: Mapping[str, Any], field: str = "revision") -> int:
 
 
 class Gateway:
-    """Calls to one member's JSON gateway, each with its own timeouts.
+    """Calls to etcd's JSON gateway, each with its own timeouts, made to the first of
+    ``members`` that accepts a connection (see the module docstring).
 
     Args:
-        address: the member's address.
+        members: node name to address, in the order to try them (the client's own
+            node first).
         timeout_s: how long a call may wait for its answer once connected.
+
+    Attributes:
+        node: the member that took the last call (the first member before any).
     """
 
-    def __init__(self, address: str, *, timeout_s: float) -> None:
+    def __init__(self, members: Mapping[str, str], *, timeout_s: float) -> None:
+        if not members:
+            raise ValueError("a gateway needs at least one member")
         self.timeout_s = timeout_s
-        self._http = httpx.Client(base_url=f"http://{address}:{CLIENT_PORT}",
-                                  timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S))
+        self.node = next(iter(members))
+        self._urls = {name: f"http://{address}:{CLIENT_PORT}"
+                      for name, address in members.items()}
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S))
 
     def call(self, path: str, body: Mapping[str, Any], *,
              timeout_s: float | None = None) -> dict[str, Any]:
         """POST ``body`` to ``path`` (``/v3/kv/put``…) and return etcd's answer.
 
         Raises:
-            httpx.HTTPError: the call did not complete (connect, read, timeout).
+            httpx.HTTPError: the call did not complete (connect, read, timeout); a
+                connect error only when no member accepted the connection.
             EtcdError: etcd answered with an error, or with something not JSON.
         """
         timeout = httpx.USE_CLIENT_DEFAULT if timeout_s is None else httpx.Timeout(
             timeout_s, connect=CONNECT_TIMEOUT_S)
-        response = self._http.post(path, json=body, timeout=timeout)
+        response = self._send(path, body, timeout, stream=False)
         return _answer(response.status_code, response.text)
 
     def stream(self, path: str, body: Mapping[str, Any], *,
@@ -137,7 +159,8 @@ class Gateway:
             EtcdError: etcd answered with an error.
         """
         timeout = httpx.Timeout(idle_s, connect=CONNECT_TIMEOUT_S)
-        with self._http.stream("POST", path, json=body, timeout=timeout) as response:
+        response = self._send(path, body, timeout, stream=True)
+        try:
             if response.status_code != 200:
                 _answer(response.status_code, response.read().decode(errors="replace"))
             lines = response.iter_lines()
@@ -149,9 +172,28 @@ class Gateway:
                 if line.strip():
                     message = _answer(200, line)
                     yield message.get("result", message)
+        finally:
+            response.close()
 
     def close(self) -> None:
         self._http.close()
+
+    def _send(self, path: str, body: Mapping[str, Any], timeout: Any, *,
+              stream: bool) -> httpx.Response:
+        """Send to each member in turn until one accepts the connection; `node` names
+        it. Only the last member's connect error is raised."""
+        names = list(self._urls)
+        for name in names[:-1]:
+            with contextlib.suppress(httpx.ConnectError, httpx.ConnectTimeout):
+                return self._send_to(name, path, body, timeout, stream=stream)
+        return self._send_to(names[-1], path, body, timeout, stream=stream)
+
+    def _send_to(self, name: str, path: str, body: Mapping[str, Any], timeout: Any, *,
+                 stream: bool) -> httpx.Response:
+        self.node = name
+        request = self._http.build_request("POST", self._urls[name] + path, json=body,
+                                           timeout=timeout)
+        return self._http.send(request, stream=stream)
 
 
 def _answer(status: int, text: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -51,10 +52,10 @@ GUARDS = ("none", "lock-key")
 class _KeepAlive:
     """Renews one lease every third of its TTL until stopped or the lease is gone."""
 
-    def __init__(self, address: str, lease: str, ttl_s: float) -> None:
+    def __init__(self, members: Mapping[str, str], lease: str, ttl_s: float) -> None:
         self.lease = lease
         self._period_s = ttl_s / 3
-        self._gateway = Gateway(address, timeout_s=self._period_s)
+        self._gateway = Gateway(members, timeout_s=self._period_s)
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"labrys-keepalive-{lease}",
                                         daemon=True)
@@ -80,8 +81,9 @@ class LockClient:
     """Acquire, update, release and read (see the module docstring).
 
     Args:
-        node: the node it talks to (recorded on its ops).
-        address: that node's address.
+        members: node name to address, its own node first, then the members to fall
+            back on when that one refuses connections (`Gateway`); each op records
+            the member that took it.
         lease_ttl_s: the TTL of the lease each acquire grants.
         guard: ``none`` (the lock alone protects the update) or ``lock-key`` (the
             update's write requires the lock key to exist).
@@ -89,16 +91,15 @@ class LockClient:
         timeout_s: each call's timeout, the wait for the lock included.
     """
 
-    def __init__(self, *, node: str, address: str, lease_ttl_s: int, guard: str,
+    def __init__(self, *, members: Mapping[str, str], lease_ttl_s: int, guard: str,
                  serializable: bool, timeout_s: float) -> None:
         if guard not in GUARDS:
             raise UsageError(f"lock guard {guard!r}: use one of {', '.join(GUARDS)}")
-        self.node = node
-        self.address = address
+        self.members = members
         self.lease_ttl_s = lease_ttl_s
         self.guard = guard
         self.serializable = serializable
-        self._gateway = Gateway(address, timeout_s=timeout_s)
+        self._gateway = Gateway(members, timeout_s=timeout_s)
         self._holder: Process | None = None
         self._lock_key: str | None = None
         self._keepalive: _KeepAlive | None = None
@@ -113,7 +114,7 @@ class LockClient:
             if invocation.f == "acquire":
                 self._give_up()
             return Completion(type=kind, value=invocation.value, error=describe(e),
-                              node=self.node)
+                              node=self._gateway.node)
 
     def close(self) -> None:
         self._abandon()
@@ -140,7 +141,7 @@ class LockClient:
     def _acquire(self, inv: Invocation) -> Completion:
         lease = self._gateway.call("/v3/lease/grant", {"TTL": str(self.lease_ttl_s)})
         lease_id = str(lease["ID"])
-        self._keepalive = _KeepAlive(self.address, lease_id, self.lease_ttl_s)
+        self._keepalive = _KeepAlive(self.members, lease_id, self.lease_ttl_s)
         answer = self._gateway.call("/v3/lock/lock", {"name": b64(LOCK_NAME),
                                                       "lease": lease_id})
         self._lock_key = answer["key"]
@@ -198,7 +199,7 @@ class LockClient:
         self._keepalive, self._lock_key, self._holder = None, None, None
 
     def _ok(self, value: Any) -> Completion:
-        return Completion(type=OpType.OK, value=value, node=self.node)
+        return Completion(type=OpType.OK, value=value, node=self._gateway.node)
 
     def _fail(self, inv: Invocation, error: str) -> Completion:
-        return Completion(type=OpType.FAIL, value=inv.value, error=error, node=self.node)
+        return Completion(type=OpType.FAIL, value=inv.value, error=error, node=self._gateway.node)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -37,14 +37,14 @@ _REFUSED_FOR_NOW = re.compile(r"unhealthy cluster|not enough started members|lea
 Members = list[dict[str, Any]]
 
 
-def member_list(addresses: Sequence[str], *, node: str) -> Members:
-    """The members, as the first of ``addresses`` that answers lists them.
+def member_list(others: Mapping[str, str], *, node: str) -> Members:
+    """The members, as the first of ``others`` (name to address) that answers lists them.
 
     Raises:
         TargetError: none answered (``node`` is the one being changed).
     """
-    for address in addresses:
-        gateway = Gateway(address, timeout_s=CALL_TIMEOUT_S)
+    for name, address in others.items():
+        gateway = Gateway({name: address}, timeout_s=CALL_TIMEOUT_S)
         try:
             return gateway.call("/v3/cluster/member/list", {})["members"]
         except (httpx.HTTPError, EtcdError, KeyError):
@@ -54,12 +54,13 @@ def member_list(addresses: Sequence[str], *, node: str) -> Members:
     raise TargetError("no other member answered, so the membership cannot change", node=node)
 
 
-def reconfigure(addresses: Sequence[str], path: str, body: dict[str, Any], *, node: str,
+def reconfigure(others: Mapping[str, str], path: str, body: dict[str, Any], *, node: str,
                 done: Callable[[Members], bool]) -> Members:
     """Ask for a membership change (see the module docstring); the members after it.
 
     Args:
-        addresses: the members to ask, in turn (never the one being changed).
+        others: the members to ask, in turn, name to address (never the one being
+            changed).
         path: ``/v3/cluster/member/remove`` or ``/v3/cluster/member/add``.
         body: the call's body.
         node: the node being changed, for errors.
@@ -70,8 +71,9 @@ def reconfigure(addresses: Sequence[str], path: str, body: dict[str, Any], *, no
     """
     what = f"{path.rsplit('/', 1)[-1]} of a member"
     deadline = time.monotonic() + RECONFIGURE_TIMEOUT_S
+    asked = list(others.items())
     for attempt in itertools.count():
-        gateway = Gateway(addresses[attempt % len(addresses)], timeout_s=CALL_TIMEOUT_S)
+        gateway = Gateway(dict([asked[attempt % len(asked)]]), timeout_s=CALL_TIMEOUT_S)
         try:
             return gateway.call(path, body)["members"]
         except (EtcdError, httpx.HTTPError) as e:
@@ -79,8 +81,8 @@ def reconfigure(addresses: Sequence[str], path: str, body: dict[str, Any], *, no
         finally:
             gateway.close()
         try:
-            if done(member_list(addresses, node=node)):
-                return member_list(addresses, node=node)
+            if done(member_list(others, node=node)):
+                return member_list(others, node=node)
         except TargetError:
             pass  # nobody answers for now: ask again, until the deadline
         again = (isinstance(error, httpx.TimeoutException | httpx.ConnectError)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -58,18 +59,19 @@ class WatchClient:
     """Writes and watches (see the module docstring).
 
     Args:
-        node: the node it talks to (recorded on its ops).
-        address: that node's address.
+        members: node name to address, its own node first, then the members to fall
+            back on when that one refuses connections (`Gateway`); each op records
+            the member that took it.
         watch_s: how long a ``watch`` op collects events.
         timeout_s: each call's timeout, and how long ``final-watch`` may take to
             catch up.
     """
 
-    def __init__(self, *, node: str, address: str, watch_s: float, timeout_s: float) -> None:
-        self.node = node
+    def __init__(self, *, members: Mapping[str, str], watch_s: float,
+                 timeout_s: float) -> None:
         self.watch_s = watch_s
         self.timeout_s = timeout_s
-        self._gateway = Gateway(address, timeout_s=timeout_s)
+        self._gateway = Gateway(members, timeout_s=timeout_s)
         self._next = 1
         """The revision the next watch starts from: one past the last event seen."""
 
@@ -91,8 +93,8 @@ class WatchClient:
                                                        "value": b64(json.dumps(value))})
         except (httpx.HTTPError, EtcdError) as e:
             return Completion(type=classify(ERRORS, e, read_only=False),
-                              value=invocation.value, error=describe(e), node=self.node)
-        return Completion(type=OpType.OK, node=self.node, value={
+                              value=invocation.value, error=describe(e), node=self._gateway.node)
+        return Completion(type=OpType.OK, node=self._gateway.node, value={
             "key": key, "value": value, "revision": revision(answer["header"])})
 
     def _watch(self, invocation: Invocation) -> Completion:
@@ -107,7 +109,7 @@ class WatchClient:
         except (httpx.HTTPError, EtcdError) as e:
             if not events:  # a watch only reads: seeing nothing is as if it never ran
                 return Completion(type=OpType.FAIL, value=invocation.value,
-                                  error=describe(e), node=self.node)
+                                  error=describe(e), node=self._gateway.node)
             return self._done(start, events, target, error=describe(e))
         return self._done(start, events, target)
 
@@ -116,7 +118,7 @@ class WatchClient:
         value: dict[str, Any] = {"from": start, "events": events}
         if target is not None:
             value["caught_up_to"] = target if self._next > target else None
-        return Completion(type=OpType.OK, value=value, error=error, node=self.node)
+        return Completion(type=OpType.OK, value=value, error=error, node=self._gateway.node)
 
     def _newest_change(self) -> int:
         """The newest revision of any watched key, asked linearizably (0 for none)."""

@@ -162,15 +162,19 @@ class Etcd:
         return CLIENT_KINDS
 
     def open_client(self, kind: str, node: Node) -> Client:
+        """A client of ``node``'s member, falling back on the others, in the cluster's
+        order, while that member refuses connections (`_etcd_gateway` says why)."""
+        assert self._cluster is not None
+        members = {node.name: node.address} | {n.name: n.address for n in self._cluster.nodes}
         serializable = self.read_mode == "serializable"
         if kind in KV_KINDS:
-            return KvClient(kind, node=node.name, address=node.address,
-                            serializable=serializable, timeout_s=self.client_timeout_s)
+            return KvClient(kind, members=members, serializable=serializable,
+                            timeout_s=self.client_timeout_s)
         if kind == "watch":
-            return WatchClient(node=node.name, address=node.address, watch_s=self.watch_s,
+            return WatchClient(members=members, watch_s=self.watch_s,
                                timeout_s=self.client_timeout_s)
         if kind == "lock":
-            return LockClient(node=node.name, address=node.address,
+            return LockClient(members=members,
                               lease_ttl_s=self.lease_ttl_s, guard=self.lock_guard,
                               serializable=serializable, timeout_s=self.client_timeout_s)
         raise UsageError(f"etcd has no {kind!r} client; it supports: {', '.join(CLIENT_KINDS)}")
@@ -265,10 +269,10 @@ class Etcd:
         node.make_dir("etcd-data")
         return node.directory / "etcd-data"
 
-    def _other_addresses(self, node: str) -> list[str]:
-        """The addresses of the running members other than ``node``'s."""
+    def _other_addresses(self, node: str) -> dict[str, str]:
+        """The running members other than ``node``'s: name to address."""
         with self._lock:
-            return [m.node.address for name, m in self._members.items() if name != node]
+            return {name: m.node.address for name, m in self._members.items() if name != node}
 
     def _signal(self, node: str, sig: int) -> None:
         with self._lock:

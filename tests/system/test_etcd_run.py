@@ -71,11 +71,15 @@ def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_p
     assert {"start-partition", "kill"} & nemesis_fs
     assert "stop-partition" in nemesis_fs  # the final heal is in the history
     # Kills aim at a random node spec (this seed draws "one" first): while a kill leaves
-    # a majority up, the clients of the members still up keep completing operations.
+    # a majority up, the clients keep completing operations, those of the killed member
+    # through another member (none fails for a refused connection).
     kills = _kills_leaving_a_majority(history)
     assert kills, "this seed's schedule kills one node"
     for start_ns, end_ns in kills:
         assert any(start_ns < op.time < end_ns for op in oks), (start_ns, end_ns)
+        refused = [op for op in history if op.is_client and start_ns < op.time < end_ns
+                   and "Connection refused" in (op.error or "")]
+        assert refused == [], refused[:3]
 
     _assert_nothing_left(_cluster_prefix(run))
 
