@@ -171,6 +171,12 @@ def test_overlapping_holders_violate_mutual_exclusion_and_a_gap_ordered_watches(
     assert lock["mutual-exclusion"] is Status.VIOLATED
     assert lock["no-lost-updates-under-lock"] is Status.HELD  # no lost update was found
     assert lock["linearizable"] is Status.UNTESTED
+    # The lock's lost update is not Elle's lost update: no transactional model is judged.
+    lost = REGISTRY.guarantees.judge(observe(
+        tmp_path, TestSpec(target="etcd", workload="lock", nemesis=("kill",)),
+        anomaly_verdict("lock", "lost-update")))
+    assert lost["no-lost-updates-under-lock"] is Status.VIOLATED
+    assert lost["strict-serializable"] is lost["repeatable-read"] is Status.UNTESTED
     watch = REGISTRY.guarantees.judge(observe(
         tmp_path, TestSpec(target="etcd", workload="watch"), anomaly_verdict("watch", "gap")))
     assert watch["watch-ordered"] is Status.VIOLATED
