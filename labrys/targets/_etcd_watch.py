@@ -15,8 +15,9 @@ while; one that is down refuses the connection (``fail``: nothing was seen). A s
 that breaks after delivering events ends the op ``ok`` with those events (they were
 seen) and says why it ended; the next op resumes after the last of them.
 
-``final-watch`` catches up once every fault is healed: it asks (linearizably) for the
-newest change to any watched key, then watches until it has seen it.
+``final-watch`` catches up once every fault is healed: it asks (linearizably, again
+while the cluster settles) for the newest change to any watched key, then watches
+until it has seen it.
 
 Values (the checker, `labrys.checkers._watch`, reads exactly these):
 
@@ -121,11 +122,28 @@ class WatchClient:
         return Completion(type=OpType.OK, value=value, error=error, node=self._gateway.node)
 
     def _newest_change(self) -> int:
-        """The newest revision of any watched key, asked linearizably (0 for none)."""
-        answer = self._gateway.call("/v3/kv/range", {
-            "key": b64(PREFIX), "range_end": prefix_end(PREFIX), "keys_only": True})
-        return max((revision(kv, "mod_revision") for kv in answer.get("kvs") or []),
-                   default=0)
+        """The newest revision of any watched key, asked linearizably (0 for none).
+
+        Asked again for up to `timeout_s` while it fails: a member that was cut off
+        forces an election when the partition heals (etcd 3.4 runs without pre-vote),
+        and the reads of that moment fail with "leader changed". A read changes
+        nothing, so asking again is safe.
+
+        Raises:
+            httpx.HTTPError, EtcdError: the last failure, once the time is up.
+        """
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                answer = self._gateway.call("/v3/kv/range", {
+                    "key": b64(PREFIX), "range_end": prefix_end(PREFIX), "keys_only": True})
+            except (httpx.HTTPError, EtcdError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+                continue
+            return max((revision(kv, "mod_revision") for kv in answer.get("kvs") or []),
+                       default=0)
 
     def _follow(self, events: list[list[Any]], *, until_revision: int | None) -> None:
         """Watch from `_next`, appending each event to ``events`` and advancing `_next`,
