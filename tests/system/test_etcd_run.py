@@ -44,7 +44,10 @@ def _assert_nothing_left(prefix: str) -> None:
 def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_path: Path):
     spec = TestSpec(nemesis=("partition", "kill"), nemesis_interval_s=3.0, time_limit_s=15.0,
                     concurrency=5, rate=100.0, seed=7, store=str(tmp_path),
-                    options={"etcd_binary": ETCD, "ops_per_key": "50"})
+                    options={"etcd_binary": ETCD, "ops_per_key": "50",
+                             # A kill of the leader leaves requests hanging until the
+                             # client timeout: short, so a 3 s kill still sees progress.
+                             "client_timeout_s": "1"})
     out = io.StringIO()
     outcome = run_test(spec, console=Console(file=out, width=120), command=["pytest"])
 
@@ -53,7 +56,8 @@ def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_p
     assert outcome.exit_code == {True: 0, False: 1, "unknown": 2}[outcome.verdict.valid]
 
     run = outcome.run.path
-    assert run.parent == tmp_path / "etcd-register-partition+kill-etcd_binary=etcd-ops_per_key=50"
+    assert run.parent == tmp_path / ("etcd-register-partition+kill-client_timeout_s=1-"
+                                     "etcd_binary=etcd-ops_per_key=50")
     assert (tmp_path / "latest").resolve() == run.resolve()
     for name in ("test.json", "history.jsonl", "results.json", "labrys.log"):
         assert (run / name).stat().st_size > 0, name
