@@ -27,11 +27,12 @@ from labrys.harness._runner import RunOutcome, run_test
 from labrys.harness._spec import (
     build_spec,
     load_spec_file,
+    parse_fault_targets,
     parse_nemesis,
     parse_option,
     parse_topologies,
 )
-from labrys.nemesis import FAULTS
+from labrys.nemesis import FAULTS, NODE_SPECS
 from labrys.report import REPORT_NAME, print_verdict
 from labrys.targets import TARGETS
 from labrys.workloads import WORKLOADS
@@ -64,6 +65,11 @@ def run(
     topologies: Annotated[str | None, typer.Option(
         help="Partitions to choose from, comma-separated (primaries, halves, one…). "
         "[default: all that fit]", show_default=False)] = None,
+    fault_targets: Annotated[str | None, typer.Option(
+        help=f"Which nodes kill, pause, member, clock, packet and disk faults hit, chosen "
+        f"at random for each fault among these node specs, comma-separated "
+        f"({', '.join(NODE_SPECS)}); each fault draws from those it can take. "
+        "[default: all]", show_default=False)] = None,
     time_limit: Annotated[float | None, typer.Option(
         help="Seconds of workload. [default: 60]", show_default=False)] = None,
     concurrency: Annotated[int | None, typer.Option(
@@ -123,6 +129,7 @@ def run(
         "nemesis": None if nemesis is None else parse_nemesis(nemesis),
         "nemesis_interval_s": nemesis_interval, "time_limit_s": time_limit,
         "topologies": None if topologies is None else parse_topologies(topologies),
+        "fault_targets": None if fault_targets is None else parse_fault_targets(fault_targets),
         "concurrency": concurrency, "rate": rate, "seed": seed,
         "options": dict(parse_option(o) for o in option or []),
         "store": None if store is None else str(store), "leave_running": leave_running,

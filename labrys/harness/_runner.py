@@ -224,7 +224,8 @@ def prepare(spec: TestSpec) -> Prepared:
     check_known(spec.options, (f"target {spec.target}", target_entry.options),
                 (f"workload {spec.workload}", workload_entry.options), *fault_options(spec))
     target = target_entry.make(parse_options(target_entry.options, spec.options))
-    workload = workload_entry.make(parse_options(workload_entry.options, spec.options))
+    workload = workload_entry.make(parse_options(workload_entry.options,
+                                                 target_entry.workload_options(spec.options)))
     if not isinstance(target, ClientSource) or workload.client_kind not in target.client_kinds():
         raise UsageError(f"target {spec.target} has no {workload.client_kind!r} client, which "
                          f"workload {spec.workload} needs")

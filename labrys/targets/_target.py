@@ -23,7 +23,7 @@ system or process table, so it runs unchanged on every runtime.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -88,9 +88,21 @@ class HasVersion(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetEntry:
-    """A target by name: its options, and how to make it from their typed values."""
+    """A target by name: its options, and how to make it from their typed values.
+
+    Attributes:
+        workload_defaults: values this target gives workload options a user did not
+            set, as ``--option`` text: what its database claims where a workload asks
+            (etcd: ``isolation=strict-serializable`` for the transactional workloads).
+    """
 
     name: str
     summary: str
     options: Mapping[str, Option]
     make: Callable[[Mapping[str, Any]], Target]
+    workload_defaults: Mapping[str, str] = field(default_factory=dict)
+
+    def workload_options(self, given: Mapping[str, str]) -> dict[str, str]:
+        """The ``--option`` text a workload is made from: ``given``, and this target's
+        `workload_defaults` for what it leaves out."""
+        return {**self.workload_defaults, **given}

@@ -12,7 +12,17 @@ Example:
 """
 
 from labrys.errors import lookup
-from labrys.workloads import bank, counter, list_append, register, rw_register, session, set
+from labrys.workloads import (
+    bank,
+    counter,
+    list_append,
+    lock,
+    register,
+    rw_register,
+    session,
+    set,
+    watch,
+)
 from labrys.workloads._workload import (
     HasFinalGenerator,
     HasOnlineCheck,
@@ -22,7 +32,8 @@ from labrys.workloads._workload import (
 
 WORKLOADS: dict[str, WorkloadEntry] = {
     e.name: e for e in [register.ENTRY, set.ENTRY, counter.ENTRY, bank.ENTRY,
-                        list_append.ENTRY, rw_register.ENTRY, session.ENTRY]}
+                        list_append.ENTRY, rw_register.ENTRY, session.ENTRY, watch.ENTRY,
+                        lock.ENTRY]}
 
 
 def get_workload(name: str) -> WorkloadEntry:

@@ -8,7 +8,9 @@ between transactions and finds the cycles and other anomalies each isolation lev
 forbids: G0, G1a/b/c, G-single, G2-item (write skew), lost updates.
 
 The claim checked is the ``isolation`` option, which the PostgreSQL target also reads
-(one ``--option isolation=…`` sets the database's level and the claim together):
+(one ``--option isolation=…`` sets the database's level and the claim together); left
+out, the target's own claim applies (`TargetEntry.workload_defaults`: etcd claims
+strict serializability), else read committed:
 ``read-committed``, ``repeatable-read`` (Adya's PL-2.99, which forbids G2-item; note
 that PostgreSQL documents its repeatable read as snapshot isolation, which allows
 it), ``snapshot-isolation``, ``serializable`` or ``strict-serializable``. Anomalies

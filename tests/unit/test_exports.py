@@ -39,7 +39,8 @@ PUBLIC = {
     },
     "labrys.nemesis": {
         "ClockNemesis", "ClockSkewable", "Composed", "FAULTS", "Fault", "Grudge", "KillNemesis",
-        "Killable", "LoseUnsyncedNemesis", "NODE_SPECS", "Nemesis", "NemesisOp", "NemesisOptions",
+        "Killable", "LoseUnsyncedNemesis", "MemberNemesis", "Membership", "NODE_SPECS",
+        "Nemesis", "NemesisOp", "NemesisOptions",
         "Package", "PacketNemesis", "PartitionNemesis", "Pausable", "PauseNemesis", "Primaries",
         "TOPOLOGIES", "bisect", "bridge", "complete_grudge", "compose", "faketime_env",
         "grudge_from_spec", "grudge_to_json", "majorities_ring", "majority", "minority_third",

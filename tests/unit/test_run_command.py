@@ -13,10 +13,15 @@ from labrys.harness._cli import run
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"option": ["raed_mode=serializable"]},
      "unknown --option 'raed_mode'; known options are (target etcd: client_timeout_s, "
-     "etcd_binary, read_mode; workload register: check_timeout_s, ops_per_key, values)"),
+     "etcd_binary, lease_ttl_s, lock_guard, read_mode, watch_s; workload register: "
+     "check_timeout_s, ops_per_key, values)"),
     ({"option": ["read_mode=stale"]},
      "--option read_mode='stale' is not valid; expected linearizable or serializable"),
     ({"nemesis": "partition,flood"}, "unknown fault 'flood' in --nemesis"),
+    ({"fault_targets": "one,most"}, "unknown fault target 'most' in --fault-targets"),
+    ({"nemesis": "kill,member", "fault_targets": "majority,all"},
+     "the member fault can aim at one, minority, primaries, none of the fault targets "
+     "asked for (majority, all)"),
     ({"target": "cassandra"}, "unknown target 'cassandra'"),
     ({"workload": "bank-account"}, "unknown workload 'bank-account'"),
     ({"concurrency": 0}, "concurrency=0 is not valid"),

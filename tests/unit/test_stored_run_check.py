@@ -176,3 +176,15 @@ def test_the_register_checker_refuses_values_that_are_not_key_value_pairs():
     with pytest.raises(UsageError, match=r"does not fit the independent cas-register model, "
                                          r"which expects \[key value\]"):
         run_checker("register", plain, CheckOptions())
+
+
+def test_a_stored_etcd_transaction_run_is_judged_by_etcds_claim_strict_serializability(
+        tmp_path):
+    # T2 began after T1 committed, yet read the list before T1's append: serializable
+    # (T2 before T1), but not strictly. The run set no isolation: etcd's claim applies.
+    h = history('0 invoke txn [["append", "x", 1]]', '0 ok txn [["append", "x", 1]]',
+                '1 invoke txn [["r", "x", null]]', '1 ok txn [["r", "x", []]]')
+    run = write_run(tmp_path / "run", h, workload="list-append", options={})
+    verdict = check_file(run, CheckRequest())
+    assert verdict.valid is False
+    assert "strict-serializable" in verdict.explanation
