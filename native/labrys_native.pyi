@@ -43,9 +43,9 @@ def check(
 
     In sequential mode a part is first searched for a linearization (real time prunes
     far more, and a linearization respects process order); only if there is none does
-    the process-order search run. ``symmetry`` places crashed operations with identical effects in invocation order
-    only (linearizable mode): the same verdicts, far fewer states, but other prefixes
-    than the Python engine's.
+    the process-order search run. ``symmetry`` places crashed operations with identical
+    effects in invocation order only (linearizable mode): the same verdicts, far fewer
+    states, but other prefixes than the Python engine's.
 
     Raises:
         ValueError: a part is malformed (lengths disagree, unknown micro-operation kind,
