@@ -39,6 +39,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from collections.abc import Mapping
@@ -149,7 +150,7 @@ class Postgres:
         out = version_output(node, [str(self.pg.bin / "postgres"), "--version"],
                              fix="install postgresql-15 (make setup) or pass --option "
                              f"pg_bin=DIR (now {self.pg.bin})")
-        return out.strip().split()[-1] if out.strip() else "?"
+        return release_of(out)
 
     def log_files(self, node: Node) -> list[Path]:
         logs = [self.pg.pg_dir(node) / name for name in ("postgres.log", "patroni.log")]
@@ -310,3 +311,11 @@ def _make(options: Mapping[str, Any]) -> Postgres:
 
 ENTRY = TargetEntry(name="postgres", summary="PostgreSQL 15 primary with streaming replicas "
                     "(sync/async), optionally managed by Patroni", options=OPTIONS, make=_make)
+
+
+def release_of(version_output: str) -> str:
+    """The release in ``postgres --version``'s line: ``15.18`` of ``postgres (PostgreSQL)
+    15.18 (Debian 15.18-0+deb12u1)`` (its last word would be the packager's, with a
+    parenthesis), or ``?`` when the line names none."""
+    found = re.search(r"\(PostgreSQL\)\s+(\S+)", version_output)
+    return found.group(1) if found else "?"

@@ -352,3 +352,12 @@ def test_redis_sentinels_know_each_other_and_the_replicas_from_the_start(tmp_pat
     assert "sentinel announce-ip 10.0.0.2" in conf
     assert sum(line.startswith("sentinel known-replica") for line in conf) == 2
     assert sum(line.startswith("sentinel known-sentinel") for line in conf) == 2
+
+
+@pytest.mark.parametrize("line, release", [
+    ("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n", "15.18"),
+    ("postgres (PostgreSQL) 16.4\n", "16.4"),
+    ("", "?"),
+])
+def test_the_version_is_the_release_not_the_packager_s_last_word(line, release):
+    assert postgres.release_of(line) == release
