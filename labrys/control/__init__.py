@@ -49,8 +49,9 @@ from labrys.control._cleanup import (
     exit_on_signals,
     leftovers,
 )
+from labrys.control._firewall import NetworkFaults
 from labrys.control._guardian import Guardian
-from labrys.control._local import LocalCluster, LocalNode, NetworkFaults
+from labrys.control._local import LocalCluster, LocalNode
 from labrys.control._node import Cluster, CommandResult, Grudge, Node, Process
 from labrys.control._registry import BASE_DIR
 from labrys.control._runtime import RUNTIMES, Handle, LocalRuntime, Runtime, get_runtime
