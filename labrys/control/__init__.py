@@ -52,7 +52,14 @@ from labrys.control._cleanup import (
 from labrys.control._firewall import NetworkFaults
 from labrys.control._guardian import Guardian
 from labrys.control._local import LocalCluster, LocalNode
-from labrys.control._node import Cluster, CommandResult, Grudge, Node, Process
+from labrys.control._node import (
+    Cluster,
+    CommandResult,
+    Grudge,
+    Node,
+    Process,
+    kill_command,
+)
 from labrys.control._registry import BASE_DIR
 from labrys.control._runtime import RUNTIMES, Handle, LocalRuntime, Runtime, get_runtime
 from labrys.control._spawn import NodeProcess
@@ -79,6 +86,7 @@ __all__ = [
     "down",
     "exit_on_signals",
     "get_runtime",
+    "kill_command",
     "leftovers",
     "local_cluster",
 ]

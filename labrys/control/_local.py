@@ -34,7 +34,6 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import ipaddress
-import json
 import os
 import sys
 import threading
@@ -147,7 +146,7 @@ class LocalCluster(FirewalledCluster):
             node_names=[f"n{i}" for i in range(1, nodes + 1)],
             base_dir=base_dir,
             owner=None if persistent else Owner.current(),
-            taken_networks=_host_networks(),
+            taken_networks=_host.routes(),
         )
         cluster = cls(record)
         try:
@@ -270,13 +269,3 @@ class LocalCluster(FirewalledCluster):
     @staticmethod
     def _iptables_restore(node: LocalNode) -> list[str]:
         return ["ip", "netns", "exec", node.namespace, "iptables-restore", "--noflush"]
-
-
-def _host_networks() -> list[str]:
-    """The machine's IPv4 routes, which a new cluster's subnet must not overlap."""
-    routes = json.loads(
-        _host.run(["ip", "-j", "-4", "route", "show", "table", "all"]).check().stdout
-    )
-    return [
-        r["dst"] for r in routes if r.get("dst", "default") != "default" and ":" not in r["dst"]
-    ]

@@ -117,6 +117,20 @@ class Process(Protocol):
         ...
 
 
+_KILL = "import os, sys; (os.killpg if sys.argv[3] == 'group' else os.kill)" \
+        "(int(sys.argv[1]), int(sys.argv[2]))"
+
+
+def kill_command(pid: int, sig: int, *, group: bool = True) -> list[str]:
+    """The command that sends ``sig`` to ``pid`` (or its process group) on a node.
+
+    Python's, not procps's ``kill``: that one reads a small negative PID (a process group
+    in a container, ``-8``) as a signal number, and also failed with ``--`` before it.
+    Every node has Python (the packet delay process needs it too).
+    """
+    return ["python3", "-c", _KILL, str(pid), str(int(sig)), "group" if group else "one"]
+
+
 def kill_and_reap(process: Process, *, timeout_s: float = 10.0) -> int | None:
     """`Process.kill` for any runtime: SIGKILL the group, then wait for the leader."""
     process.signal(signal.SIGKILL)

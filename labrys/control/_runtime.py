@@ -15,11 +15,12 @@ when the process that made it was killed outright and ran no clean-up of its own
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from labrys.control import _cleanup
+from labrys.control import _cleanup, _docker
+from labrys.control._docker import DockerCluster
 from labrys.control._local import LocalCluster
 from labrys.control._node import Cluster
 from labrys.control._registry import BASE_DIR
@@ -49,13 +50,16 @@ class Runtime(Protocol):
         """The ``--runtime-option`` keys it understands."""
         ...
 
-    def up(self, nodes: int, options: Mapping[str, Any], *, persistent: bool = False,
-           guard: Callable[[Handle], None] | None = None) -> Cluster:
+    def up(self, nodes: int, options: Mapping[str, Any], *, packages: Collection[str] = (),
+           persistent: bool = False, guard: Callable[[Handle], None] | None = None) -> Cluster:
         """Make a cluster of ``nodes`` nodes named n1…nN, ready to use.
 
         Args:
             nodes: how many nodes.
             options: the typed values of `options`.
+            packages: the Debian packages every node must have (the target's declared
+                ``packages``): a runtime installs them where it can (an image, apt over
+                SSH); on this machine ``make setup`` has.
             persistent: keep the cluster when this process exits (until ``labrys
                 cluster down``), rather than removing it at exit at the latest.
             guard: called with the cluster's handle before anything of it exists, so
@@ -88,7 +92,8 @@ class LocalRuntime:
                                 f"(default: {BASE_DIR})"),
     }
 
-    def up(self, nodes: int, options: Mapping[str, Any], *, persistent: bool = False,
+    def up(self, nodes: int, options: Mapping[str, Any], *, packages: Collection[str] = (),
+           persistent: bool = False,
            guard: Callable[[Handle], None] | None = None) -> LocalCluster:
         return LocalCluster.up(nodes, base_dir=options["base_dir"], persistent=persistent,
                                guard=guard)
@@ -97,7 +102,32 @@ class LocalRuntime:
         _cleanup.remove_prefix(handle["prefix"], directory=Path(handle["directory"]))
 
 
-RUNTIMES: dict[str, Runtime] = {runtime.name: runtime for runtime in [LocalRuntime()]}
+class DockerRuntime:
+    """Nodes as containers of a local Docker daemon (`DockerCluster`)."""
+
+    name = "docker"
+    summary = ("Docker containers from images built here (needs root or a running "
+               "daemon; the first run builds the images)")
+    options: Mapping[str, Option] = {
+        "mirror": Option(name="mirror", default=None, parse=str,
+                         expected="a Debian mirror URL",
+                         help="where the base image's debootstrap fetches Debian 12 "
+                              "(default: the bookworm source in /etc/apt)"),
+    }
+
+    def up(self, nodes: int, options: Mapping[str, Any], *, packages: Collection[str] = (),
+           persistent: bool = False,
+           guard: Callable[[Handle], None] | None = None) -> DockerCluster:
+        return DockerCluster.up(nodes, packages=packages, mirror=options["mirror"],
+                                persistent=persistent, guard=guard)
+
+    def remove(self, handle: Handle) -> None:
+        _docker.remove(handle["cluster"])
+
+
+RUNTIMES: dict[str, Runtime] = {
+    runtime.name: runtime for runtime in [LocalRuntime(), DockerRuntime()]
+}
 """Every runtime by the name ``--runtime`` takes."""
 
 

@@ -227,7 +227,8 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
             summary |= _lifecycle(
                 spec, run, log, target, workload, fault_plan, interrupts, console, write_test,
                 lambda guardian: runtime.up(
-                    spec.nodes, runtime_settings, persistent=spec.leave_running,
+                    spec.nodes, runtime_settings, packages=target_entry.packages,
+                    persistent=spec.leave_running,
                     guard=lambda handle: guardian.guard(runtime.name, handle)))
     except KeyboardInterrupt:
         error = "interrupted during set-up"

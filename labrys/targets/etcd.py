@@ -328,4 +328,5 @@ def _make(options: Mapping[str, Any]) -> Etcd:
 
 
 ENTRY = TargetEntry(name="etcd", summary="etcd (Raft key-value store), one member per node",
-                    options=OPTIONS, make=_make)
+                    options=OPTIONS, make=_make,
+                    packages=("etcd-server",))

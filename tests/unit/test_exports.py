@@ -30,7 +30,7 @@ PUBLIC = {
         "Leftovers",
         "LocalCluster", "LocalNode", "LocalRuntime", "NetworkFaults", "Node", "NodeProcess",
         "Process", "RUNTIMES", "Runtime", "deferred_signals", "down", "exit_on_signals",
-        "get_runtime", "leftovers", "local_cluster",
+        "get_runtime", "kill_command", "leftovers", "local_cluster",
     },
     "labrys.nemesis": {
         "ClockNemesis", "ClockSkewable", "Composed", "FAULTS", "Fault", "Grudge", "KillNemesis",
@@ -60,7 +60,7 @@ PUBLIC = {
     },
     "labrys.targets": {
         "ClientSource", "HasLogs", "HasVersion", "TARGETS", "Target", "TargetEntry",
-        "get_target",
+        "get_target", "node_packages",
     },
     "labrys.workloads": {
         "HasFinalGenerator", "WORKLOADS", "Workload", "WorkloadEntry", "get_workload",
