@@ -31,6 +31,14 @@ DELAY_SCRIPT = Path(__file__).with_name("_nfqdelay.py")
 
 DELAY_LOG = "labrys-delay.log"
 
+NODE_PACKAGES = ("iptables", "iproute2", "procps", "util-linux", "python3", "libfaketime",
+                 "libnetfilter-queue1")
+"""The Debian packages every node needs for labrys itself, whatever the target: iptables
+for the network faults, Python and libnetfilter-queue for the packet delay process (and
+for signalling, see `kill_command`), ``ps``, ``setpriv``, and libfaketime for clock
+faults. The docker runtime builds them into every image; the ssh runtime installs those
+a machine lacks; this machine has them from ``make setup``."""
+
 
 @dataclass(frozen=True, slots=True)
 class NetworkFaults:

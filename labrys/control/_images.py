@@ -43,6 +43,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from labrys.control._firewall import NODE_PACKAGES
 from labrys.errors import ControlError
 
 BASE_IMAGE = "labrys/debian:bookworm"
@@ -52,12 +53,6 @@ LABEL = "labrys.image"
 SUITE = "bookworm"
 IMAGE_PYTHON = (3, 11)
 """The python3 of Debian 12, which the copied NetfilterQueue module must match."""
-
-NODE_PACKAGES = ("iptables", "iproute2", "procps", "util-linux", "python3", "libfaketime",
-                 "libnetfilter-queue1")
-"""What every node needs for labrys itself: iptables rules and the NFQUEUE delay process
-(Python, libnetfilter-queue), ``kill``/``ps``, ``setpriv``, libfaketime for clock
-faults."""
 
 _INSTALL = ("RUN printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d"
             " && chmod +x /usr/sbin/policy-rc.d && apt-get update -qq"

@@ -19,12 +19,13 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from labrys.control import _cleanup, _docker
+from labrys.control import _cleanup, _docker, _ssh
 from labrys.control._docker import DockerCluster
 from labrys.control._local import LocalCluster
 from labrys.control._node import Cluster
 from labrys.control._registry import BASE_DIR
-from labrys.errors import lookup
+from labrys.control._ssh import SshCluster
+from labrys.errors import UsageError, lookup
 from labrys.options import Option
 
 Handle = Mapping[str, Any]
@@ -125,8 +126,37 @@ class DockerRuntime:
         _docker.remove(handle["cluster"])
 
 
+class SshRuntime:
+    """Nodes as machines reached over SSH (`SshCluster`), listed in a nodes file."""
+
+    name = "ssh"
+    summary = "machines over SSH, listed in --runtime-option nodes_file=nodes.toml"
+    options: Mapping[str, Option] = {
+        "nodes_file": Option(name="nodes_file", default=None, parse=Path,
+                             expected="a TOML file of [[nodes]] with a host each",
+                             help="the machines: host, and optionally port, user, key_file, "
+                                  "directory, python, name (see the README)"),
+    }
+
+    def up(self, nodes: int, options: Mapping[str, Any], *, packages: Collection[str] = (),
+           persistent: bool = False,
+           guard: Callable[[Handle], None] | None = None) -> SshCluster:
+        if options["nodes_file"] is None:
+            raise UsageError("the ssh runtime needs its machines: --runtime-option "
+                             "nodes_file=nodes.toml (see the README for the format)")
+        machines = _ssh.read_nodes_file(options["nodes_file"])
+        if nodes > len(machines):
+            raise UsageError(f"{nodes} nodes asked for, but {options['nodes_file']} lists "
+                             f"{len(machines)} machines")
+        return SshCluster.up(machines[:nodes], packages=packages, persistent=persistent,
+                             guard=guard)
+
+    def remove(self, handle: Handle) -> None:
+        _ssh.remove(handle)
+
+
 RUNTIMES: dict[str, Runtime] = {
-    runtime.name: runtime for runtime in [LocalRuntime(), DockerRuntime()]
+    runtime.name: runtime for runtime in [LocalRuntime(), DockerRuntime(), SshRuntime()]
 }
 """Every runtime by the name ``--runtime`` takes."""
 
