@@ -49,7 +49,7 @@ from labrys.control._cleanup import (
     exit_on_signals,
     leftovers,
 )
-from labrys.control._firewall import NetworkFaults
+from labrys.control._firewall import FirewalledCluster, NetworkFaults
 from labrys.control._guardian import Guardian
 from labrys.control._local import LocalCluster, LocalNode
 from labrys.control._node import (
@@ -61,15 +61,24 @@ from labrys.control._node import (
     kill_command,
 )
 from labrys.control._registry import BASE_DIR
-from labrys.control._runtime import RUNTIMES, Handle, LocalRuntime, Runtime, get_runtime
+from labrys.control._runtime import (
+    RUNTIMES,
+    ClusterSummary,
+    Handle,
+    LocalRuntime,
+    Runtime,
+    get_runtime,
+)
 from labrys.control._spawn import NodeProcess
 
 __all__ = [
     "BASE_DIR",
     "RUNTIMES",
     "Cluster",
+    "ClusterSummary",
     "CommandResult",
     "DownReport",
+    "FirewalledCluster",
     "Grudge",
     "Guardian",
     "Handle",

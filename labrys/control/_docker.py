@@ -345,8 +345,9 @@ class DockerCluster(FirewalledCluster):
         Raises:
             UsageError: there is no such cluster.
         """
-        client = _dockerd.daemon()
-        found = client.networks.list(filters={"label": f"{CLUSTER_LABEL}={name}"})
+        client = _dockerd.connect()
+        found = [] if client is None else client.networks.list(
+            filters={"label": f"{CLUSTER_LABEL}={name}"})
         if not found:
             raise UsageError(f"no docker cluster {name} is up")
         subnet = found[0].attrs["IPAM"]["Config"][0]["Subnet"]
@@ -387,10 +388,10 @@ def _owner_label(owner: Owner) -> str:
     return f"{owner.pid}:{owner.start_ticks}"
 
 
-def owner_alive(label: str) -> bool:
-    """Whether the process an owner label names still runs (False for ``none``)."""
+def owner_of(label: str) -> Owner | None:
+    """The process an owner label names (None for ``none``: kept until down)."""
     pid, _, ticks = label.partition(":")
-    return bool(ticks) and Owner(pid=int(pid), start_ticks=int(ticks)).alive()
+    return Owner(pid=int(pid), start_ticks=int(ticks)) if ticks else None
 
 
 def _claim_network(client: Any, owner: str) -> tuple[str, ipaddress.IPv4Network]:
@@ -485,9 +486,12 @@ def _remove(client: Any, name: str) -> None:
     _dockerd.release()
 
 
-def clusters(client: Any) -> dict[str, str]:
-    """Every labrys docker cluster: name → owner label."""
-    return {n.labels[CLUSTER_LABEL]: n.labels.get(OWNER_LABEL, "none")
+def clusters(client: Any | None = None) -> dict[str, str]:
+    """Every labrys docker cluster: name → owner label (none if no daemon runs)."""
+    client = client or _dockerd.connect()
+    if client is None:
+        return {}
+    return {n.attrs["Labels"][CLUSTER_LABEL]: n.attrs["Labels"].get(OWNER_LABEL, "none")
             for n in client.networks.list(filters={"label": CLUSTER_LABEL})}
 
 
@@ -514,7 +518,8 @@ def down(*, name: str | None = None, everything: bool = False) -> tuple[list[str
     for cluster, owner in sorted(clusters(client).items()):
         if name is not None and cluster != name:
             continue
-        if name is None and not everything and owner_alive(owner):
+        alive = (found := owner_of(owner)) is not None and found.alive()
+        if name is None and not everything and alive:
             kept.append(cluster)
             continue
         _remove(client, cluster)

@@ -16,20 +16,37 @@ when the process that made it was killed outright and ran no clean-up of its own
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from labrys.control import _cleanup, _docker, _ssh
+from labrys.control import _cleanup, _docker, _registry, _ssh
 from labrys.control._docker import DockerCluster
 from labrys.control._local import LocalCluster
 from labrys.control._node import Cluster
-from labrys.control._registry import BASE_DIR
+from labrys.control._registry import BASE_DIR, Owner
 from labrys.control._ssh import SshCluster
 from labrys.errors import UsageError, lookup
 from labrys.options import Option
 
 Handle = Mapping[str, Any]
 """What a runtime needs to remove one cluster, and nothing else: JSON-ready."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    """A cluster that is up, as ``labrys cluster status`` lists it.
+
+    Attributes:
+        name: its name on its runtime (``lb3fa0``, ``ld3fa0``, ``ls3fa0``).
+        runtime: the runtime's name.
+        owner: the process that removes it when it exits, or None for one kept until
+            ``labrys cluster down``.
+    """
+
+    name: str
+    runtime: str
+    owner: Owner | None
 
 
 @runtime_checkable
@@ -80,6 +97,29 @@ class Runtime(Protocol):
         """
         ...
 
+    def clusters(self) -> list[ClusterSummary]:
+        """The clusters of this runtime that are up now (starting nothing to find out)."""
+        ...
+
+    def attach(self, name: str) -> Cluster:
+        """The cluster ``name``, made by another process, to use from this one.
+
+        Raises:
+            UsageError: there is no such cluster.
+        """
+        ...
+
+    def down(self, *, name: str | None = None,
+             everything: bool = False) -> tuple[list[str], list[str]]:
+        """Remove clusters as ``labrys cluster down`` does: ``name`` whoever owns it; else
+        every cluster kept until down and every one whose owner is gone (with
+        ``everything``, also those whose owner runs), and any leftovers.
+
+        Returns:
+            (removed, kept): the names of the clusters removed and of those left alone.
+        """
+        ...
+
 
 class LocalRuntime:
     """Nodes as network namespaces on this machine (`LocalCluster`)."""
@@ -101,6 +141,17 @@ class LocalRuntime:
 
     def remove(self, handle: Handle) -> None:
         _cleanup.remove_prefix(handle["prefix"], directory=Path(handle["directory"]))
+
+    def clusters(self) -> list[ClusterSummary]:
+        return [ClusterSummary(r.prefix, self.name, r.owner) for r in _registry.records()]
+
+    def attach(self, name: str) -> LocalCluster:
+        return LocalCluster.attach(name)
+
+    def down(self, *, name: str | None = None,
+             everything: bool = False) -> tuple[list[str], list[str]]:
+        report = _cleanup.down(prefix=name, everything=everything)
+        return list(report.removed), [r.prefix for r in report.kept]
 
 
 class DockerRuntime:
@@ -124,6 +175,17 @@ class DockerRuntime:
 
     def remove(self, handle: Handle) -> None:
         _docker.remove(handle["cluster"])
+
+    def clusters(self) -> list[ClusterSummary]:
+        return [ClusterSummary(name, self.name, _docker.owner_of(label))
+                for name, label in _docker.clusters().items()]
+
+    def attach(self, name: str) -> DockerCluster:
+        return DockerCluster.attach(name)
+
+    def down(self, *, name: str | None = None,
+             everything: bool = False) -> tuple[list[str], list[str]]:
+        return _docker.down(name=name, everything=everything)
 
 
 class SshRuntime:
@@ -153,6 +215,16 @@ class SshRuntime:
 
     def remove(self, handle: Handle) -> None:
         _ssh.remove(handle)
+
+    def clusters(self) -> list[ClusterSummary]:
+        return [ClusterSummary(r.cluster, self.name, r.owner) for r in _ssh.records()]
+
+    def attach(self, name: str) -> SshCluster:
+        return SshCluster.attach(name)
+
+    def down(self, *, name: str | None = None,
+             everything: bool = False) -> tuple[list[str], list[str]]:
+        return _ssh.down(name=name, everything=everything)
 
 
 RUNTIMES: dict[str, Runtime] = {

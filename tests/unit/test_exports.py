@@ -26,7 +26,8 @@ PUBLIC = {
         "State", "UnorderedQueue", "call_from_operation", "freeze", "get_model", "show",
     },
     "labrys.control": {
-        "BASE_DIR", "Cluster", "CommandResult", "DownReport", "Grudge", "Guardian", "Handle",
+        "BASE_DIR", "Cluster", "ClusterSummary", "CommandResult", "DownReport",
+        "FirewalledCluster", "Grudge", "Guardian", "Handle",
         "Leftovers",
         "LocalCluster", "LocalNode", "LocalRuntime", "NetworkFaults", "Node", "NodeProcess",
         "Process", "RUNTIMES", "Runtime", "deferred_signals", "down", "exit_on_signals",
