@@ -10,23 +10,15 @@ would reach machines: over TCP, through sshd, with paramiko.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from labrys.control import LocalCluster
 
 SSHD = Path("/usr/sbin/sshd")
-needs_sshd = pytest.mark.skipif(
-    not SSHD.exists() or shutil.which("ssh-keygen") is None,
-    reason="openssh-server is not installed (apt-get install openssh-server)")
-
-
 def _keygen(path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
                    check=True)

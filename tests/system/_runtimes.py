@@ -1,0 +1,114 @@
+"""Every runtime, for the system tests that start clusters: how to ask for it, and how to
+tell that a cluster of it left nothing behind.
+
+`RUNTIME_PARAMS` parametrises a module-scoped fixture (`runtime`, in ``conftest.py``), so
+the expensive cross-runtime rows share what they can: the docker runtime's images are
+built once per machine (the first test pays), the ssh runtime's sshd machines once per
+module. Each case skips with its reason where it cannot run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from labrys.control import leftovers
+from labrys.control._docker import CLUSTER_LABEL
+from labrys.control._dockerd import connect
+from labrys.control._ssh import STATE_DIR
+
+CLUSTER_NAME = re.compile(r"nodes up: cluster (l[bds][0-9a-f]{4})")
+"""How a run's log names its cluster (``lb…`` local, ``ld…`` docker, ``ls…`` ssh)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeCase:
+    """A runtime as the tests use it.
+
+    Attributes:
+        name: the runtime's name.
+        options: its ``--runtime-option`` values, as text.
+        left: what a cluster of that name left behind (empty when nothing).
+    """
+
+    name: str
+    options: dict[str, str] = field(default_factory=dict)
+    left: Callable[[str], list[str]] = lambda name: []
+
+    @property
+    def flags(self) -> list[str]:
+        """The ``labrys run`` flags that choose it."""
+        flags = ["--runtime", self.name]
+        for key, value in self.options.items():
+            flags += ["--runtime-option", f"{key}={value}"]
+        return flags
+
+
+def _processes_naming(text: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-a", "-f", text], capture_output=True,
+                           text=True).stdout.splitlines()
+    return [line for line in found if _alive(int(line.split()[0]))]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def local_left(prefix: str) -> list[str]:
+    """Namespaces, links, rules, paths and processes of a local cluster."""
+    return [repr(lo) for lo in leftovers(prefix)] + _processes_naming(f"/{prefix}/")
+
+
+def docker_left(name: str) -> list[str]:
+    """Containers and networks labelled with the cluster, and its FORWARD rule."""
+    client = connect()
+    found = []
+    if client is not None:
+        label = {"label": f"{CLUSTER_LABEL}={name}"}
+        found += [f"container {c.name}" for c in client.containers.list(all=True, filters=label)]
+        found += [f"network {n.name}" for n in client.networks.list(filters=label)]
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    return found + [line for line in rules.splitlines() if f"labrys {name}" in line]
+
+
+def ssh_left(name: str) -> list[str]:
+    """Processes carrying the cluster's mark (the nodes share this machine's process
+    table), its record, its folders."""
+    marker = f"LABRYS_CLUSTER={name}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _alive(int(entry)):
+            try:
+                environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if marker in environ:
+                found.append(f"process {entry}")
+    if (STATE_DIR / f"{name}.json").exists():
+        found.append(f"record {STATE_DIR / name}.json")
+    return found
+
+
+needs_docker = pytest.mark.skipif(
+    shutil.which("dockerd") is None or shutil.which("debootstrap") is None,
+    reason="docker.io and debootstrap are not installed (make setup)")
+needs_sshd = pytest.mark.skipif(
+    not Path("/usr/sbin/sshd").exists() or shutil.which("ssh-keygen") is None,
+    reason="openssh-server is not installed (make setup)")
+
+RUNTIME_PARAMS = [
+    pytest.param("local", id="local"),
+    pytest.param("docker", id="docker", marks=needs_docker),
+    pytest.param("ssh", id="ssh", marks=needs_sshd),
+]
