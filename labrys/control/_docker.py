@@ -63,9 +63,8 @@ from labrys.control._node import (
     CommandResult,
     Node,
     Process,
-    kill_and_reap,
+    ProcessHandle,
     kill_command,
-    stop_gracefully,
 )
 from labrys.control._registry import IPTABLES_COMMENT, Owner, subnet_of
 from labrys.errors import ControlError, UsageError
@@ -223,7 +222,7 @@ def _status(code: int | None) -> int:
     return -(code - 128) if 128 < code <= 128 + 64 else code
 
 
-class DockerProcess:
+class DockerProcess(ProcessHandle):
     """A process started by `DockerNode.spawn`: signalled inside its container, its exit
     status read from Docker (see the module docstring)."""
 
@@ -237,17 +236,6 @@ class DockerProcess:
         self._exec_id = exec_id
         self._run = run
         self._returncode: int | None = None
-
-    def __repr__(self) -> str:
-        return f"DockerProcess(node={self.node!r}, pid={self.pid})"
-
-    @property
-    def returncode(self) -> int | None:
-        return self._returncode
-
-    @property
-    def alive(self) -> bool:
-        return self.wait(timeout_s=0) is None
 
     def signal(self, sig: int, *, group: bool = True) -> bool:
         if not self.alive:
@@ -269,12 +257,6 @@ class DockerProcess:
                 return None
             time.sleep(0.05)
         return self._returncode
-
-    def kill(self, *, timeout_s: float = 10.0) -> int | None:
-        return kill_and_reap(self, timeout_s=timeout_s)
-
-    def stop(self, *, grace_s: float = 5.0) -> int | None:
-        return stop_gracefully(self, grace_s=grace_s)
 
 
 class DockerCluster(FirewalledCluster):

@@ -148,6 +148,42 @@ def stop_gracefully(process: Process, *, grace_s: float = 5.0) -> int | None:
     return code if code is not None else process.kill()
 
 
+class ProcessHandle:
+    """What every runtime's `Process` shares once its runtime can ``signal`` and ``wait``:
+    the exit status kept once known, `alive`, and `kill`/`stop` composed from the two.
+    A subclass sets ``node``, ``pid`` and ``_returncode`` (None) and implements
+    ``signal`` and ``wait``."""
+
+    __slots__ = ()
+
+    node: str
+    pid: int
+    _returncode: int | None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(node={self.node!r}, pid={self.pid})"
+
+    @property
+    def returncode(self) -> int | None:
+        return self._returncode
+
+    @property
+    def alive(self) -> bool:
+        return self.wait(timeout_s=0) is None
+
+    def signal(self, sig: int, *, group: bool = True) -> bool:
+        raise NotImplementedError
+
+    def wait(self, *, timeout_s: float | None = None) -> int | None:
+        raise NotImplementedError
+
+    def kill(self, *, timeout_s: float = 10.0) -> int | None:
+        return kill_and_reap(self, timeout_s=timeout_s)
+
+    def stop(self, *, grace_s: float = 5.0) -> int | None:
+        return stop_gracefully(self, grace_s=grace_s)
+
+
 @runtime_checkable
 class Node(Protocol):
     """One machine of a cluster, as a target sees it.

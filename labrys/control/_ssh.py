@@ -66,7 +66,7 @@ from labrys.control._firewall import (
     FirewalledCluster,
     on_every_node,
 )
-from labrys.control._node import CommandResult, Node, Process, kill_and_reap, stop_gracefully
+from labrys.control._node import CommandResult, Node, Process, ProcessHandle
 from labrys.control._registry import Owner
 from labrys.errors import ControlError, UsageError
 
@@ -308,7 +308,7 @@ class SshNode:
         return self.directory / path
 
 
-class SshProcess:
+class SshProcess(ProcessHandle):
     """A process the node's agent started and owns (signalled and reaped by it)."""
 
     __slots__ = ("_connection", "_returncode", "node", "pid")
@@ -318,17 +318,6 @@ class SshProcess:
         self.pid = pid
         self._connection = connection
         self._returncode: int | None = None
-
-    def __repr__(self) -> str:
-        return f"SshProcess(node={self.node!r}, pid={self.pid})"
-
-    @property
-    def returncode(self) -> int | None:
-        return self._returncode
-
-    @property
-    def alive(self) -> bool:
-        return self.wait(timeout_s=0) is None
 
     def signal(self, sig: int, *, group: bool = True) -> bool:
         if self._returncode is not None:
@@ -341,12 +330,6 @@ class SshProcess:
             self._returncode = self._connection.call("wait", pid=self.pid, timeout=timeout_s,
                                                      timeout_s=wait_s or 1e9)["code"]
         return self._returncode
-
-    def kill(self, *, timeout_s: float = 10.0) -> int | None:
-        return kill_and_reap(self, timeout_s=timeout_s)
-
-    def stop(self, *, grace_s: float = 5.0) -> int | None:
-        return stop_gracefully(self, grace_s=grace_s)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -54,10 +54,10 @@ class RuntimeCase:
 def _processes_naming(text: str) -> list[str]:
     found = subprocess.run(["pgrep", "-a", "-f", text], capture_output=True,
                            text=True).stdout.splitlines()
-    return [line for line in found if _alive(int(line.split()[0]))]
+    return [line for line in found if alive(int(line.split()[0]))]
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -88,7 +88,7 @@ def ssh_left(name: str) -> list[str]:
     marker = f"LABRYS_CLUSTER={name}".encode()
     found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and _alive(int(entry)):
+        if entry.isdigit() and alive(int(entry)):
             try:
                 environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
             except OSError:

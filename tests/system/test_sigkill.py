@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.system._netns import ETCD, needs_etcd, needs_root
-from tests.system._runtimes import CLUSTER_NAME, RuntimeCase
+from tests.system._runtimes import CLUSTER_NAME, RuntimeCase, alive
 
 pytestmark = [pytest.mark.slow, *needs_root, needs_etcd]
 
@@ -44,14 +44,6 @@ MOMENTS = {
     "heal": lambda store: "teardown: heal the" in _log(store),
     "teardown": lambda store: "teardown: stop etcd" in _log(store),
 }
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
 
 
 @pytest.mark.parametrize("moment", sorted(MOMENTS))
@@ -84,9 +76,9 @@ def test_a_run_killed_with_sigkill_leaves_nothing(tmp_path: Path, moment: str,
         time.sleep(0.05)
     guardian = int(started[1])
 
-    while runtime.left(name) or _alive(guardian):
+    while runtime.left(name) or alive(guardian):
         assert time.monotonic() - killed_at < 15, (
-            f"left after 15 s: {runtime.left(name)}, guardian alive: {_alive(guardian)}")
+            f"left after 15 s: {runtime.left(name)}, guardian alive: {alive(guardian)}")
         time.sleep(0.1)
     print(f"{runtime.name}, killed at {moment}: everything gone "
           f"{time.monotonic() - killed_at:.1f} s later")
