@@ -470,11 +470,17 @@ def _remove(client: Any, name: str) -> None:
 
 def clusters(client: Any | None = None) -> dict[str, str]:
     """Every labrys docker cluster: name → owner label (none if no daemon runs)."""
+    import docker
+    import requests
+
     client = client or _dockerd.connect()
-    if client is None:
-        return {}
+    try:
+        networks = [] if client is None else client.networks.list(
+            filters={"label": CLUSTER_LABEL})
+    except (docker.errors.DockerException, requests.RequestException):
+        return {}  # the daemon stopped meanwhile, and its containers with it
     return {n.attrs["Labels"][CLUSTER_LABEL]: n.attrs["Labels"].get(OWNER_LABEL, "none")
-            for n in client.networks.list(filters={"label": CLUSTER_LABEL})}
+            for n in networks}
 
 
 def remove(name: str) -> None:

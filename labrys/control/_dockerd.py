@@ -60,11 +60,12 @@ def _locked() -> Iterator[None]:
 def connect(timeout_s: float = 60.0) -> Any | None:
     """A client of the daemon that answers now, or None."""
     import docker  # imported here: the CLI should not pay for it unless docker is used
+    import requests
 
     try:
         client = docker.from_env(timeout=int(timeout_s))
         client.ping()
-    except docker.errors.DockerException:
+    except (docker.errors.DockerException, requests.RequestException):
         return None
     return client
 

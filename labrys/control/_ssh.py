@@ -54,7 +54,7 @@ import threading
 import tomllib
 import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -498,38 +498,43 @@ def _install_missing(node: SshNode, packages: Sequence[str]) -> None:
 
 
 def remove(handle: Mapping[str, Any]) -> None:
-    """Remove the cluster a handle names: on every machine, kill its processes, remove its
-    rules, hosts lines and folder (one shell command each); then its record.
+    """Remove the cluster a handle names: on every machine at once, kill its processes,
+    remove its rules, hosts lines and folder (one command each); then its record.
 
     Raises:
         ControlError: a machine could not be reached (the others are cleaned).
     """
-    import paramiko
-
     record = SshRecord.from_json(handle)
-    source = _AGENT_SOURCE.read_text()
-    errors = []
-    for machine in record.machines:
-        client = paramiko.SSHClient()
-        client.load_system_host_keys()
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        command = shlex.join([*machine.sudo, machine.python, "-c", source, "--cleanup",
-                              record.cluster, str(Path(machine.directory) / record.cluster)])
-        try:
-            client.connect(machine.host, port=machine.port, username=machine.user,
-                           key_filename=machine.key_file, timeout=_CONNECT_TIMEOUT_S,
-                           banner_timeout=_CONNECT_TIMEOUT_S, auth_timeout=_CONNECT_TIMEOUT_S)
-            _, stdout, stderr = client.exec_command(command, timeout=60)
-            if stdout.channel.recv_exit_status() != 0:
-                errors.append(f"{machine.name}: {stderr.read().decode(errors='replace')[-200:]}")
-        except (OSError, paramiko.SSHException) as e:
-            errors.append(f"{machine.name}: {e}")
-        finally:
-            client.close()
+    with ThreadPoolExecutor(max_workers=max(1, len(record.machines))) as pool:
+        errors = [e for e in pool.map(lambda m: _clean(m, record.cluster), record.machines)
+                  if e is not None]
     if errors:
         raise ControlError(f"ssh cluster {record.cluster}: could not clean "
                            f"{'; '.join(errors)}")
     record.path.unlink(missing_ok=True)
+
+
+def _clean(machine: Machine, cluster: str) -> str | None:
+    """Run the agent's clean-up on one machine; what went wrong, or None."""
+    import paramiko
+
+    client = paramiko.SSHClient()
+    client.load_system_host_keys()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    command = shlex.join([*machine.sudo, machine.python, "-c", _AGENT_SOURCE.read_text(),
+                          "--cleanup", cluster, str(Path(machine.directory) / cluster)])
+    try:
+        client.connect(machine.host, port=machine.port, username=machine.user,
+                       key_filename=machine.key_file, timeout=_CONNECT_TIMEOUT_S,
+                       banner_timeout=_CONNECT_TIMEOUT_S, auth_timeout=_CONNECT_TIMEOUT_S)
+        _, stdout, stderr = client.exec_command(command, timeout=60)
+        if stdout.channel.recv_exit_status() != 0:
+            return f"{machine.name}: {stderr.read().decode(errors='replace')[-200:]}"
+    except (OSError, paramiko.SSHException) as e:
+        return f"{machine.name}: {e}"
+    finally:
+        client.close()
+    return None
 
 
 def down(*, name: str | None = None, everything: bool = False) -> tuple[list[str], list[str]]:

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docker
 import pytest
+import requests
 
 from labrys.control import leftovers
 from labrys.control._docker import CLUSTER_LABEL
@@ -74,10 +76,15 @@ def docker_left(name: str) -> list[str]:
     """Containers and networks labelled with the cluster, and its FORWARD rule."""
     client = connect()
     found = []
-    if client is not None:
-        label = {"label": f"{CLUSTER_LABEL}={name}"}
-        found += [f"container {c.name}" for c in client.containers.list(all=True, filters=label)]
-        found += [f"network {n.name}" for n in client.networks.list(filters=label)]
+    label = {"label": f"{CLUSTER_LABEL}={name}"}
+    try:
+        if client is not None:
+            found += [f"container {c.name}"
+                      for c in client.containers.list(all=True, filters=label)]
+            found += [f"network {n.name}" for n in client.networks.list(filters=label)]
+    except (docker.errors.DockerException, requests.RequestException):
+        pass  # the daemon stopped meanwhile (labrys stops the one it started), and its
+        # containers with it
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
     return found + [line for line in rules.splitlines() if f"labrys {name}" in line]
 
