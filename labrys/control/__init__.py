@@ -55,6 +55,7 @@ from labrys.control._cleanup import (
 )
 from labrys.control._firewall import FirewalledCluster, NetworkFaults
 from labrys.control._guardian import Guardian
+from labrys.control._lazyfs import LazyDisk, LazyDisks, Unsynced
 from labrys.control._local import LocalCluster, LocalNode
 from labrys.control._node import (
     Cluster,
@@ -86,6 +87,8 @@ __all__ = [
     "Grudge",
     "Guardian",
     "Handle",
+    "LazyDisk",
+    "LazyDisks",
     "Leftovers",
     "LocalCluster",
     "LocalNode",
@@ -95,6 +98,7 @@ __all__ = [
     "NodeProcess",
     "Process",
     "Runtime",
+    "Unsynced",
     "deferred_signals",
     "down",
     "exit_on_signals",

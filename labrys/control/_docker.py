@@ -183,6 +183,12 @@ class DockerNode:
             self.run(["sh", "-c", 'mkdir -p "$1" && chown "$2:" "$1"', "sh", target,
                       owner]).check()
 
+    def data_dir(self, path: str | Path, *, owner: str | None = None) -> Path:
+        """A plain directory: lazy disks (the ``lose-unsynced`` fault) are the local
+        runtime's only, and the fault is refused on nodes without them."""
+        self.make_dir(path, owner=owner)
+        return self._resolve(path)
+
     def remove(self, path: str | Path) -> None:
         self.run(["rm", "-rf", "--", str(self._resolve(path))]).check()
 

@@ -297,6 +297,12 @@ class SshNode:
         if owner is not None:
             self.run(["chown", f"{owner}:", target]).check()
 
+    def data_dir(self, path: str | Path, *, owner: str | None = None) -> Path:
+        """A plain directory: lazy disks (the ``lose-unsynced`` fault) are the local
+        runtime's only, and the fault is refused on nodes without them."""
+        self.make_dir(path, owner=owner)
+        return self._resolve(path)
+
     def remove(self, path: str | Path) -> None:
         self.run(["rm", "-rf", "--", str(self._resolve(path))]).check()
 

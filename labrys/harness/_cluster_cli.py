@@ -150,7 +150,8 @@ def status(cluster: _ClusterOption = None) -> None:
             print(
                 f"leftovers of {stray.prefix}: {len(stray.namespaces)} namespaces, "
                 f"{len(stray.links)} interfaces, {len(stray.rules)} rules, "
-                f"{len(stray.pids)} processes: `labrys cluster down` removes them"
+                f"{len(stray.pids)} processes, {len(stray.mounts)} mounts: "
+                "`labrys cluster down` removes them"
             )
     if not shown:
         _err("no cluster is up" if cluster is None else f"no cluster {cluster} is up")

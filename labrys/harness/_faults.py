@@ -34,8 +34,9 @@ from labrys.history import OpType
 from labrys.nemesis import FAULTS, NemesisOptions, package
 from labrys.options import Option, parse_options
 
-_STARTS = {f: fault.name for fault in FAULTS.values() for f in fault.starts}
-_HEALS = {fault.heal: fault.name for fault in FAULTS.values()}
+# A fault without a heal is over when its op returns: never shown as in force.
+_STARTS = {f: fault.name for fault in FAULTS.values() if fault.heal for f in fault.starts}
+_HEALS = {fault.heal: fault.name for fault in FAULTS.values() if fault.heal}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,28 @@ class FaultPlan:
 
     spec: TestSpec
     settings: Mapping[str, Any]
+
+    def prepare(self, cluster: Any) -> None:
+        """What the requested faults need done to the cluster before the database is
+        set up on it (``lose-unsynced``: data directories on lazy disks).
+
+        Raises:
+            LabrysError: the cluster cannot do it.
+        """
+        for name in self.spec.nemesis:
+            if FAULTS[name].prepare is not None:
+                FAULTS[name].prepare(cluster)
+
+    def settle(self, cluster: Any) -> None:
+        """What the requested faults need done once the database is set up, before the
+        workload (``lose-unsynced``: sync what the set-up wrote).
+
+        Raises:
+            LabrysError: the cluster cannot do it.
+        """
+        for name in self.spec.nemesis:
+            if FAULTS[name].settle is not None:
+                FAULTS[name].settle(cluster)
 
     def build(self, cluster: Any, target: Any,
               rng: random.Random) -> tuple[Any, Generator, Generator]:

@@ -285,7 +285,11 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
             version = target.version(cluster.nodes[0])
             log.info("%s %s on %s", spec.target, version, cluster.nodes[0].name)
             record_version(version)
+        if plan is not None:
+            plan.prepare(cluster)
         target.setup(cluster)
+        if plan is not None:
+            plan.settle(cluster)
         log.info("%s is up on every node (%.1f s)", spec.target, time.monotonic() - t0)
         rng = random.Random(spec.seed)
         nemesis_gen = final_gen = None

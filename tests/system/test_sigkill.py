@@ -4,10 +4,12 @@ on every runtime.
 A killed run runs no clean-up of its own; its guardian (`labrys.control.Guardian`)
 must notice and remove the cluster. The run is killed at four moments: while etcd is
 being set up, during the workload, while the teardown heals the faults, and while it
-stops the database. Each time, within a few seconds, nothing of the run's cluster may be
-left (local: namespace, veth, bridge, iptables rule or process; docker: container,
-network or rule; ssh: process on a machine, rule or record), and the guardian must have
-gone too. Skipped without root or etcd; about 40 s a runtime.
+stops the database; and once more during the workload of a run whose data is on lazy
+disks (``lose-unsynced``, local runtime only), which leaves FUSE mounts to detach as well.
+Each time, within a few seconds, nothing of the run's cluster may be left (local:
+namespace, veth, bridge, iptables rule, mount or process; docker: container, network or
+rule; ssh: process on a machine, rule or record), and the guardian must have gone too.
+Skipped without root or etcd; about 50 s a runtime.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.system._netns import ETCD, needs_etcd, needs_root
+from tests.system._netns import ETCD, needs_etcd, needs_lazyfs, needs_root
 from tests.system._runtimes import CLUSTER_NAME, RuntimeCase, alive
 
 pytestmark = [pytest.mark.slow, *needs_root, needs_etcd]
@@ -46,12 +48,17 @@ MOMENTS = {
 }
 
 
-@pytest.mark.parametrize("moment", sorted(MOMENTS))
-def test_a_run_killed_with_sigkill_leaves_nothing(tmp_path: Path, moment: str,
+@pytest.mark.parametrize(("moment", "nemesis"), [
+    *((moment, "partition,kill") for moment in sorted(MOMENTS)),
+    pytest.param("workload", "lose-unsynced", marks=needs_lazyfs),
+])
+def test_a_run_killed_with_sigkill_leaves_nothing(tmp_path: Path, moment: str, nemesis: str,
                                                   runtime: RuntimeCase):
+    if nemesis == "lose-unsynced" and runtime.name != "local":
+        pytest.skip("lazy disks are the local runtime's only")
     store = tmp_path / "results"
     command = [sys.executable, "-m", "labrys.cli", "run", "--time-limit", "6",
-               "--nemesis", "partition,kill", "--nemesis-interval", "1", "--concurrency", "3",
+               "--nemesis", nemesis, "--nemesis-interval", "1", "--concurrency", "3",
                "--seed", "3", "--store", str(store), "--option", f"etcd_binary={ETCD}",
                *runtime.flags]
     with open(tmp_path / "output", "wb") as output:
@@ -63,6 +70,10 @@ def test_a_run_killed_with_sigkill_leaves_nothing(tmp_path: Path, moment: str,
             assert run.poll() is None, (tmp_path / "output").read_text()
             assert time.monotonic() < deadline, f"never reached {moment}"
             time.sleep(0.01)
+        if nemesis == "lose-unsynced":
+            prefix = re.search(r"nodes up: cluster (lb[0-9a-f]{4})", _log(store))[1]
+            mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+            assert any(f"/{prefix}/" in m and " - fuse labrys-lazyfs " in m for m in mounts)
         run.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         assert run.wait(timeout=10) == -signal.SIGKILL
