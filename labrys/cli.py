@@ -35,8 +35,9 @@ from labrys.report import print_verdict
 LAZY_COMMANDS = {command.name: command for command in [
     LazyCommand("run", "labrys.harness._cli:run", "Run a test: start a cluster, drive it "
                 "under faults, check and store the history."),
-    LazyCommand("cluster", "labrys.harness._cluster_cli:cluster_app", "Local clusters of "
-                "network namespaces: bring up, poke, partition, heal, remove."),
+    LazyCommand("cluster", "labrys.harness._cluster_cli:cluster_app", "Clusters on any "
+                "runtime (namespaces, containers, machines over SSH): bring up, poke, "
+                "partition, heal, remove."),
 ]}
 """Commands imported only when they run (see `labrys._lazy`)."""
 
