@@ -312,11 +312,9 @@ class DockerCluster(FirewalledCluster):
         client = _dockerd.daemon()
         image = _images.node_image(client, packages, mirror=mirror)
         owner = "none" if persistent else _owner_label(Owner.current())
-        name, subnet = _claim_network(client, owner)
+        name, subnet = _claim_network(client, owner, guard)
         cluster = cls(client, name, str(subnet), [])
         try:
-            if guard is not None:
-                guard(cluster.handle)
             cluster._nodes = tuple(_start_nodes(client, name, subnet, nodes, image, owner))
             on_every_node(cluster._nodes, _prepare)
         except BaseException:
@@ -382,8 +380,11 @@ def owner_of(label: str) -> Owner | None:
     return Owner(pid=int(pid), start_ticks=int(ticks)) if ticks else None
 
 
-def _claim_network(client: Any, owner: str) -> tuple[str, ipaddress.IPv4Network]:
-    """Create the cluster's network under a fresh name whose subnet is free."""
+def _claim_network(client: Any, owner: str, guard: Callable[[Mapping[str, str]], None] | None
+                   ) -> tuple[str, ipaddress.IPv4Network]:
+    """Create the cluster's network under a fresh name whose subnet is free, each name
+    handed to ``guard`` before its network is created (a name that turns out taken is
+    guarded for nothing: removing what does not exist is a no-op)."""
     import docker
 
     local = os.environ.get("DOCKER_HOST") is None
@@ -391,9 +392,11 @@ def _claim_network(client: Any, owner: str) -> tuple[str, ipaddress.IPv4Network]
     for _ in range(64):
         name = "ld" + secrets.token_hex(2)
         subnet = subnet_of(name)
-        if any(subnet.overlaps(t) for t in taken):
-            continue
+        if any(subnet.overlaps(t) for t in taken) or client.networks.list(names=[name]):
+            continue  # a name in use is never guarded: its cluster is another run's
         gateway = str(next(subnet.hosts()))
+        if guard is not None:
+            guard({"cluster": name})
         try:
             client.networks.create(
                 name, driver="bridge", check_duplicate=True,

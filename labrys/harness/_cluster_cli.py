@@ -119,7 +119,7 @@ def up(
     began = time.monotonic()
     cluster = chosen.up(nodes, parse_options(chosen.options, given, flag="--runtime-option"),
                         packages=packages, persistent=True)
-    _err(f"{runtime} cluster {cluster.name} up in {time.monotonic() - began:.2f} s")
+    _err(f"cluster {cluster.name} up in {time.monotonic() - began:.2f} s ({runtime})")
     for node in cluster.nodes:
         print(f"{node.name} {node.address}", flush=True)
 
@@ -207,9 +207,9 @@ def down(
     for runtime in RUNTIMES.values():
         removed, kept = runtime.down(name=cluster, everything=everything)
         for name in removed:
-            _err(f"removed {runtime.name} cluster {name}")
+            _err(f"removed {name} ({runtime.name})")
         for name in kept:
-            _err(f"kept {runtime.name} cluster {name}: the process that owns it is running "
+            _err(f"kept {name} ({runtime.name}): the process that owns it is running "
                  "(--all removes it)")
         anything = anything or bool(removed or kept)
     if not anything:
