@@ -438,9 +438,8 @@ def _start_nodes(client: Any, name: str, subnet: ipaddress.IPv4Network, count: i
             networking_config=api.create_networking_config(
                 {name: api.create_endpoint_config(ipv4_address=address)}))
         nodes.append(DockerNode(api=api, container=container, name=node, address=address))
-    for node in nodes:
-        api.start(node.container)
-    return nodes
+    on_every_node(nodes, lambda node: api.start(node.container))  # a container's start
+    return nodes                                                   # is its slow part
 
 
 def _prepare(node: Node) -> None:

@@ -415,8 +415,13 @@ class SshCluster(FirewalledCluster):
             guard(record.to_json())
         connections: list[Connection] = []
         try:
-            for machine in machines:
-                connections.append(Connection(machine, record.cluster))
+            with ThreadPoolExecutor(max_workers=len(machines)) as pool:
+                futures = [pool.submit(Connection, m, record.cluster) for m in machines]
+            # Every connection that was made is kept for closing, even if another failed.
+            connections = [f.result() for f in futures if f.exception() is None]
+            for future in futures:
+                if future.exception() is not None:
+                    raise future.exception()  # type: ignore[misc]
             cluster = cls(record, connections)
             wanted = sorted({*NODE_PACKAGES, *packages})
             on_every_node(cluster.nodes, lambda node: _prepare(node, cluster, wanted))
