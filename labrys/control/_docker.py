@@ -38,8 +38,9 @@ Choices that are not obvious:
 - Bridged traffic crosses this machine's FORWARD chain; one ACCEPT rule for the bridge,
   commented ``labrys <name>``, keeps the nodes talking whatever that chain's policy.
 
-Measured here: an exec costs about 90 ms, so a node's command is about 20 times dearer
-than in a namespace; `DockerCluster.up` of 3 nodes about a second, once the image exists.
+Measured here (a shared machine): an exec costs about 90 ms, so a node's command is about
+20 times dearer than in a namespace; `DockerCluster.up` of 3 nodes about 1.5 s, of 5
+about 2.3 s, once the image exists (``bench/bench_runtimes.py``).
 """
 
 from __future__ import annotations
