@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup system node-packages native test demo bench lint
+.PHONY: setup system node-packages native test demo bench bench-full lint fuzz
 
 setup: system $(STAMP) node-packages native
 
@@ -34,8 +34,22 @@ test: setup
 demo: setup
 	$(VENV)/bin/labrys run
 
+# What a person runs while waiting: every benchmark, a few minutes in all. bench-full
+# adds the engine benchmark's long rows (smt on every etcd log, 1M ops, 20-100
+# processes): about twenty minutes more.
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+bench-full: setup
+	@for b in bench/bench_*.py; do \
+		case $$b in *bench_engines.py) full=--full;; *) full=;; esac; \
+		echo "== $$b $$full"; $(PY) $$b $$full || exit 1; done
+
+# Every reader of user files (histories, specs) fuzzed for FUZZ_SECONDS, 30 minutes by
+# default; `make test` runs a few seconds of the same (tests/fuzz/run.py says more).
+FUZZ_SECONDS ?= 1800
+fuzz: setup
+	$(PY) -m tests.fuzz.run --seconds $(FUZZ_SECONDS)
 
 lint: setup
 	$(VENV)/bin/ruff check labrys tests bench

@@ -22,8 +22,10 @@ and targets' packages (`labrys.targets`), which sit above the nodes.
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
+import shutil
 import sys
 import time
 from typing import Annotated
@@ -35,12 +37,13 @@ from labrys.control import (
     Cluster,
     ClusterSummary,
     FirewalledCluster,
+    LocalCluster,
     get_runtime,
     leftovers,
 )
 from labrys.errors import UsageError
 from labrys.harness._spec import parse_option
-from labrys.nemesis import grudge_from_spec, grudge_to_json
+from labrys.nemesis import TOPOLOGIES, grudge_from_spec, grudge_to_json
 from labrys.options import check_known, parse_options
 from labrys.targets import get_target
 
@@ -163,21 +166,46 @@ def exec_(
     command: Annotated[list[str], typer.Argument(help="The command, after --.")],
     cluster: _ClusterOption = None,
 ) -> None:
-    """Run a command on a node (after --), print its output; exit with its status."""
-    result = _attach(cluster).node(node).run(command, timeout_s=24 * 3600)
+    """Run a command on a node (after --), print its output; exit with its status (127: no
+    such command, 126: not executable, as in a shell)."""
+    attached = _attach(cluster)
+    missing = _not_runnable(command[0]) if isinstance(attached, LocalCluster) else None
+    if missing is not None:
+        _err(f"labrys: {command[0]}: {missing[1]}")
+        raise typer.Exit(missing[0])
+    result = attached.node(node).run(command, timeout_s=24 * 3600)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     code = result.exit_code
     raise typer.Exit(code if code >= 0 else 128 - code)
 
 
-@cluster_app.command()
+def _not_runnable(program: str) -> tuple[int, str] | None:
+    """The shell's status and words for a program that cannot run, or None if it can.
+
+    Checked for local nodes because ``ip netns exec`` reports a missing program as its own
+    failure, status 1, which a script cannot tell from the program's. A local node shares
+    this host's file system, so the host's PATH lookup is the node's. (Containers and the
+    ssh runtime's agent report 126/127 themselves.)
+    """
+    if "/" not in program:
+        return None if shutil.which(program) else (127, "command not found")
+    if not os.path.exists(program):
+        return 127, "No such file or directory"
+    if os.path.isdir(program) or not os.access(program, os.X_OK):
+        return 126, "Permission denied"
+    return None
+
+
+@cluster_app.command(help=(
+    "Cut the network: replace any partition in force with SPEC, a topology or explicit "
+    f"components such as 'n1|n2,n3'. Topologies: {', '.join(TOPOLOGIES)}."))
 def partition(
-    spec: Annotated[str, typer.Argument(help="A topology (halves, one, bridge…) or n1|n2,n3.")],
+    spec: Annotated[str, typer.Argument(
+        help=f"A topology ({', '.join(TOPOLOGIES)}) or components such as n1|n2,n3.")],
     cluster: _ClusterOption = None,
     seed: Annotated[int | None, typer.Option(help="Seed for random topologies.")] = None,
 ) -> None:
-    """Cut the network: replace any partition in force with SPEC."""
     target = _attach(cluster)
     seed = secrets.randbits(32) if seed is None else seed
     names = [n.name for n in target.nodes]

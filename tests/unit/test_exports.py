@@ -19,11 +19,15 @@ PUBLIC = {
         "Validity", "Verdict", "check_safe", "compose", "exit_status", "get_checker",
         "run_checker", "worst",
     },
-    "labrys.report": {"print_verdict", "verdict_word"},
+    "labrys.report": {
+        "REPORT_NAME", "RawFile", "ReportSource", "for_check", "load_run", "print_verdict",
+        "render_report", "verdict_word", "write_report", "write_run_report",
+    },
     "labrys.models": {
-        "CASRegister", "Call", "Counter", "FIFOQueue", "Inconsistent", "KV", "MODELS", "Model",
-        "MultiRegister", "Mutex", "NOT_GIVEN", "Part", "Partitionable", "Register", "SetModel",
-        "State", "UnorderedQueue", "call_from_operation", "freeze", "get_model", "show",
+        "CASRegister", "Call", "Counter", "FIFOQueue", "Inconsistent", "Independent", "KV",
+        "MODELS", "Model", "MultiRegister", "Mutex", "NOT_GIVEN", "Part", "Partitionable",
+        "Register", "SetModel", "State", "UnorderedQueue", "call_from_operation", "freeze",
+        "get_model", "show",
     },
     "labrys.control": {
         "BASE_DIR", "Cluster", "ClusterSummary", "CommandResult", "DownReport",
