@@ -109,7 +109,7 @@ from labrys.checkers._session_graph import (
     cycles,
 )
 from labrys.checkers._session_view import Internal, terry_views
-from labrys.checkers._verdict import UNKNOWN, Anomaly, Validity, Verdict
+from labrys.checkers._verdict import UNKNOWN, Anomaly, Validity, Verdict, nothing_to_judge
 from labrys.history import History
 
 __all__ = ["GUARANTEES", "MR", "MW", "RYW", "WFR", "check_monotonic_reads",
@@ -458,9 +458,8 @@ def _verdict(a: _Analysis, name: str, *, alone_hold: bool = False) -> Verdict:
         valid = UNKNOWN
         premise = ("did any of what the guarantees are about" if name == SESSION
                    else _PREMISE[name])
-        explanation = (f"No session {premise}, so {what} had nothing to judge "
-                       f"({a.reading}).")
-        details["nothing_to_judge"] = True
+        return nothing_to_judge(name, f"session that {premise} ({a.reading})",
+                                details=details)
     else:
         valid = True
         explanation = (f"Checked {_count(details['reads'], 'read')} and "

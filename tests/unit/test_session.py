@@ -153,9 +153,9 @@ def test_per_key_the_same_history_has_nothing_to_judge() -> None:
     h = kv("p0 w x 1", "p0 w y 2", "p1 r y 2", "p1 r x nil")
     v = check_session(h, CheckOptions(extra={"per_key": True}))
     assert (v.valid, v.anomalies, v.details["reading"]) == (U, (), "per-key")
-    assert v.explanation == (
-        "No session did any of what the guarantees are about, so all four session "
-        "guarantees at once had nothing to judge (judged per key).")
+    assert v.explanation.startswith(
+        "Nothing to judge: the history has no session that did any of what the guarantees "
+        "are about (judged per key)")
 
 
 # -- read your writes ----------------------------------------------------------------
@@ -337,8 +337,9 @@ def test_anomaly_data_spells_out_the_cycle() -> None:
 def test_a_guarantee_with_nothing_to_judge_is_unknown() -> None:
     v = check_read_your_writes(reg("p0 w 1", "p1 r 1"), CheckOptions())
     assert (v.valid, v.anomalies) == (U, ())
-    assert v.explanation == ("No session read a key after writing it, so read-your-writes "
-                             "had nothing to judge (judged across the whole database).")
+    assert v.explanation.startswith(
+        "Nothing to judge: the history has no session that read a key after writing it "
+        "(judged across the whole database)")
 
 
 def test_repeated_values_make_a_key_unjudgeable() -> None:
