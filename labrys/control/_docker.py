@@ -65,6 +65,7 @@ from labrys.control._node import (
     Node,
     Process,
     ProcessHandle,
+    RemoteNodeFiles,
     kill_command,
 )
 from labrys.control._registry import IPTABLES_COMMENT, Owner, subnet_of
@@ -84,7 +85,7 @@ _SPAWN = 'echo $$ > "$1"; log=$2; shift 2; exec "$@" >>"$log" 2>&1 </dev/null'
 _WITH_INPUT = 'printf %s "$1" | { shift; exec "$@"; }'
 
 
-class DockerNode:
+class DockerNode(RemoteNodeFiles):
     """A node that is a container (see the module docstring for how it is reached)."""
 
     __slots__ = ("_api", "address", "container", "directory", "name")
@@ -184,15 +185,6 @@ class DockerNode:
             self.run(["sh", "-c", 'mkdir -p "$1" && chown "$2:" "$1"', "sh", target,
                       owner]).check()
 
-    def data_dir(self, path: str | Path, *, owner: str | None = None) -> Path:
-        """A plain directory: lazy disks (the ``lose-unsynced`` fault) are the local
-        runtime's only, and the fault is refused on nodes without them."""
-        self.make_dir(path, owner=owner)
-        return self._resolve(path)
-
-    def remove(self, path: str | Path) -> None:
-        self.run(["rm", "-rf", "--", str(self._resolve(path))]).check()
-
     def fetch(self, path: str | Path, destination: Path) -> None:
         import docker
 
@@ -217,9 +209,6 @@ class DockerNode:
         except docker.errors.APIError as e:
             raise ControlError(f"{self.name}: cannot run a command in container "
                                f"{self.container}: {e.explanation or e}") from None
-
-    def _resolve(self, path: str | Path) -> Path:
-        return self.directory / path
 
 
 def _status(code: int | None) -> int:

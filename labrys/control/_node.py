@@ -184,6 +184,34 @@ class ProcessHandle:
         return stop_gracefully(self, grace_s=grace_s)
 
 
+class RemoteNodeFiles:
+    """`Node` methods that a node whose files are not this machine's does by command: paths
+    relative to its ``directory``, `remove` by ``rm -rf`` there, and plain data
+    directories (lazy disks, for the ``lose-unsynced`` fault, are the local runtime's
+    only; the fault is refused on nodes without them). A subclass provides ``directory``,
+    ``run`` and ``make_dir``."""
+
+    __slots__ = ()
+
+    directory: Path
+
+    def run(self, argv: Sequence[str], **kwargs: object) -> CommandResult:
+        raise NotImplementedError
+
+    def make_dir(self, path: str | Path, *, owner: str | None = None) -> None:
+        raise NotImplementedError
+
+    def data_dir(self, path: str | Path, *, owner: str | None = None) -> Path:
+        self.make_dir(path, owner=owner)
+        return self._resolve(path)
+
+    def remove(self, path: str | Path) -> None:
+        self.run(["rm", "-rf", "--", str(self._resolve(path))]).check()
+
+    def _resolve(self, path: str | Path) -> Path:
+        return self.directory / path
+
+
 @runtime_checkable
 class Node(Protocol):
     """One machine of a cluster, as a target sees it.

@@ -66,7 +66,13 @@ from labrys.control._firewall import (
     FirewalledCluster,
     on_every_node,
 )
-from labrys.control._node import CommandResult, Node, Process, ProcessHandle
+from labrys.control._node import (
+    CommandResult,
+    Node,
+    Process,
+    ProcessHandle,
+    RemoteNodeFiles,
+)
 from labrys.control._registry import Owner
 from labrys.errors import ControlError, UsageError
 
@@ -239,7 +245,7 @@ class Connection:
             future.set_result({"error": "the SSH connection closed"})
 
 
-class SshNode:
+class SshNode(RemoteNodeFiles):
     """A node that is a machine reached over SSH (see the module docstring)."""
 
     __slots__ = ("_connection", "address", "directory", "machine", "name")
@@ -297,21 +303,9 @@ class SshNode:
         if owner is not None:
             self.run(["chown", f"{owner}:", target]).check()
 
-    def data_dir(self, path: str | Path, *, owner: str | None = None) -> Path:
-        """A plain directory: lazy disks (the ``lose-unsynced`` fault) are the local
-        runtime's only, and the fault is refused on nodes without them."""
-        self.make_dir(path, owner=owner)
-        return self._resolve(path)
-
-    def remove(self, path: str | Path) -> None:
-        self.run(["rm", "-rf", "--", str(self._resolve(path))]).check()
-
     def fetch(self, path: str | Path, destination: Path) -> None:
         destination.parent.mkdir(parents=True, exist_ok=True)
         self._connection.sftp.get(str(self._resolve(path)), str(destination))
-
-    def _resolve(self, path: str | Path) -> Path:
-        return self.directory / path
 
 
 class SshProcess(ProcessHandle):
