@@ -4,9 +4,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup system node-packages native test demo bench bench-full lint fuzz
+.PHONY: setup system node-packages native junit-xsd test demo bench bench-full lint fuzz
 
-setup: system $(STAMP) node-packages native
+setup: system $(STAMP) node-packages native junit-xsd
 
 system:
 	@bash scripts/setup-system.sh
@@ -25,6 +25,10 @@ node-packages: $(STAMP)
 # The optional Rust search core; skipped with one line when there is no cargo.
 native: $(STAMP)
 	@bash scripts/build-native.sh
+
+# The JUnit XML schema the suite tests validate `labrys suite --junit` output against.
+junit-xsd: $(STAMP)
+	@bash scripts/fetch-junit-xsd.sh
 
 test: setup
 	$(VENV)/bin/pytest -q
