@@ -21,7 +21,7 @@ import docker
 import pytest
 import requests
 
-from labrys.control import leftovers
+from labrys.control import LocalCluster, leftovers
 from labrys.control._docker import CLUSTER_LABEL
 from labrys.control._dockerd import connect
 from labrys.control._ssh import STATE_DIR
@@ -89,9 +89,11 @@ def docker_left(name: str) -> list[str]:
     return found + [line for line in rules.splitlines() if f"labrys {name}" in line]
 
 
-def ssh_left(name: str) -> list[str]:
-    """Processes carrying the cluster's mark (the nodes share this machine's process
-    table), its record, its folders."""
+def ssh_left(name: str, machines: LocalCluster) -> list[str]:
+    """What a cluster left on its machines, which are ``machines``' namespace nodes:
+    processes carrying the cluster's mark (the nodes share this machine's process
+    table), labrys's iptables chains and rules in each machine's namespace, its lines in
+    their hosts files, its folder, and its record on the control side."""
     marker = f"LABRYS_CLUSTER={name}".encode()
     found = []
     for entry in os.listdir("/proc"):
@@ -102,6 +104,14 @@ def ssh_left(name: str) -> list[str]:
                 continue
             if marker in environ:
                 found.append(f"process {entry}")
+    for machine in machines.nodes:
+        rules = machine.run(["iptables-save"]).check().stdout
+        found += [f"{machine.name}: {line}" for line in rules.splitlines() if "labrys-" in line]
+        if f"# labrys {name} begin" in machine.run(["cat", "/etc/hosts"]).check().stdout:
+            found.append(f"{machine.name}: hosts lines of {name}")
+    folder = Path(machines.record.directory) / "ssh" / name
+    if folder.exists():
+        found.append(f"folder {folder}")
     if (STATE_DIR / f"{name}.json").exists():
         found.append(f"record {STATE_DIR / name}.json")
     return found

@@ -37,6 +37,7 @@ def runtime(request, tmp_path_factory):
     else:
         machines, nodes_file = sshd_machines(3, tmp_path_factory.mktemp("sshd"))
         try:
-            yield RuntimeCase("ssh", {"nodes_file": str(nodes_file)}, left=ssh_left)
+            yield RuntimeCase("ssh", {"nodes_file": str(nodes_file)},
+                              left=lambda name: ssh_left(name, machines))
         finally:
             machines.teardown()
