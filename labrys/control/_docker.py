@@ -310,8 +310,7 @@ class DockerCluster(FirewalledCluster):
         except BaseException:
             _remove(client, name)
             raise
-        if not persistent:
-            atexit.register(cluster._teardown_at_exit)
+        cluster._tear_down_at_exit(persistent=persistent)
         return cluster
 
     @classmethod
@@ -354,10 +353,6 @@ class DockerCluster(FirewalledCluster):
             atexit.unregister(self._teardown_at_exit)
             self._delayers = {}
             _remove(self._client, self._name)
-
-    def _teardown_at_exit(self) -> None:
-        if os.getpid() == self._owner_pid:
-            self.teardown()
 
 
 def _owner_label(owner: Owner) -> str:

@@ -15,6 +15,8 @@ about one command's time on any runtime.
 
 from __future__ import annotations
 
+import atexit
+import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -76,13 +78,27 @@ def restore(node: Node, text: str) -> None:
 class FirewalledCluster:
     """The `Cluster` network methods, by iptables on the nodes (see the module docstring).
 
-    A subclass provides ``nodes``, ``name`` and ``_delay_program``, and initialises
-    ``_delayers`` to an empty dict.
+    A subclass provides ``nodes``, ``name``, ``teardown`` and ``_delay_program``, and
+    initialises ``_delayers`` to an empty dict and ``_owner_pid`` to its creator's PID.
     """
 
     __slots__ = ()
 
     _delayers: dict[str, Process]
+    _owner_pid: int
+
+    def teardown(self) -> None:
+        raise NotImplementedError
+
+    def _tear_down_at_exit(self, *, persistent: bool) -> None:
+        """Unless the cluster is to outlive this process, tear it down when it exits."""
+        if not persistent:
+            atexit.register(self._teardown_at_exit)
+
+    def _teardown_at_exit(self) -> None:
+        # A forked child inherits atexit handlers; only the creator tears down.
+        if os.getpid() == self._owner_pid:
+            self.teardown()
 
     @property
     def nodes(self) -> Sequence[Node]:

@@ -165,8 +165,7 @@ class LocalCluster(FirewalledCluster):
         except BaseException:
             _cleanup.remove_prefix(record.prefix, directory=Path(record.directory))
             raise
-        if not persistent:
-            atexit.register(cluster._teardown_at_exit)
+        cluster._tear_down_at_exit(persistent=persistent)
         return cluster
 
     @classmethod
@@ -235,11 +234,6 @@ class LocalCluster(FirewalledCluster):
             for node in self._nodes:
                 node.kill_all()
             _cleanup.remove_prefix(self.prefix, directory=Path(self.record.directory))
-
-    def _teardown_at_exit(self) -> None:
-        # A forked child inherits atexit handlers; only the creator tears down.
-        if os.getpid() == self._owner_pid:
-            self.teardown()
 
     def _build(self) -> None:
         record = self.record

@@ -424,8 +424,7 @@ class SshCluster(FirewalledCluster):
                 connection.close()
             remove(record.to_json())
             raise
-        if not persistent:
-            atexit.register(cluster._teardown_at_exit)
+        cluster._tear_down_at_exit(persistent=persistent)
         return cluster
 
     @classmethod
@@ -469,10 +468,6 @@ class SshCluster(FirewalledCluster):
             if errors:
                 remove(self.handle)  # connects afresh to whatever could not be reached
             self.record.path.unlink(missing_ok=True)
-
-    def _teardown_at_exit(self) -> None:
-        if os.getpid() == self._owner_pid:
-            self.teardown()
 
 
 def _prepare(node: SshNode, cluster: SshCluster, packages: Sequence[str]) -> None:
