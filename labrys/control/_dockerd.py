@@ -30,7 +30,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +50,20 @@ _STOP_TIMEOUT_S = 20.0
 
 
 @contextlib.contextmanager
-def _locked() -> Iterator[None]:
-    LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+def locked(path: Path = LOCK, *, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (made if missing) for the block.
+
+    Args:
+        waiting: called once if another process holds it, before waiting for it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting is not None:
+                waiting()
+            fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
@@ -91,7 +101,7 @@ def daemon() -> Any:
     except ImportError:
         raise ControlError("the docker runtime needs the docker package: "
                            "`pip install docker` (or `make setup`)") from None
-    with _locked():
+    with locked():
         client = connect()
         if client is not None:
             return client
@@ -138,7 +148,7 @@ def release() -> bool:
     Returns:
         True if a daemon was stopped.
     """
-    with _locked():
+    with locked():
         owner = _ours()
         if owner is None:
             STATE.unlink(missing_ok=True)

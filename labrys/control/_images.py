@@ -43,12 +43,15 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from labrys.control._dockerd import locked
 from labrys.control._firewall import NODE_PACKAGES
 from labrys.errors import ControlError
 
 BASE_IMAGE = "labrys/debian:bookworm"
 NODE_REPOSITORY = "labrys/node"
 LABEL = "labrys.image"
+BUILD_LOCK = Path("/run/labrys/images.lock")
+"""Held while a process checks for and builds images."""
 
 SUITE = "bookworm"
 IMAGE_PYTHON = (3, 11)
@@ -148,6 +151,18 @@ def node_image(client: Any, packages: Collection[str], *, mirror: str | None = N
     if _exists(client, tag):
         return tag
     console = console or Console(stderr=True)
+    # Two processes building the same tag would both build it, and one image would be
+    # left untagged: one builds, the other then finds the tag.
+    with locked(BUILD_LOCK, waiting=lambda: console.print(
+            "waiting for another labrys process that is building images")):
+        return _build_node_image(client, context, tag, packages, mirror=mirror,
+                                 console=console)
+
+
+def _build_node_image(client: Any, context: bytes, tag: str, packages: Collection[str], *,
+                      mirror: str | None, console: Console) -> str:
+    if _exists(client, tag):
+        return tag
     if not _exists(client, BASE_IMAGE):
         build_base(client, mirror=mirror or mirror_from_apt(), console=console)
     extra = sorted(set(packages) - set(NODE_PACKAGES))

@@ -9,10 +9,12 @@ module. Each case skips with its reason where it cannot run.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +22,14 @@ from pathlib import Path
 import docker
 import pytest
 import requests
+from rich.console import Console
 
 from labrys.control import LocalCluster, leftovers
 from labrys.control._docker import CLUSTER_LABEL
-from labrys.control._dockerd import connect
+from labrys.control._dockerd import connect, daemon, release
+from labrys.control._images import node_image
 from labrys.control._ssh import STATE_DIR
+from labrys.targets import TARGETS
 
 CLUSTER_NAME = re.compile(r"nodes up: cluster (l[bds][0-9a-f]{4})")
 """How a run's log names its cluster (``lb…`` local, ``ld…`` docker, ``ls…`` ssh)."""
@@ -129,3 +134,43 @@ RUNTIME_PARAMS = [
     pytest.param("docker", id="docker", marks=needs_docker),
     pytest.param("ssh", id="ssh", marks=needs_sshd),
 ]
+
+
+DOCKER_TEST_TARGETS = ("etcd", "postgres", "redis")
+"""The targets the system tests run on the docker runtime, whose images they need."""
+
+
+class ImageBuild:
+    """The docker runtime's images for `DOCKER_TEST_TARGETS`, built in the background.
+
+    The first docker test on a machine would otherwise wait minutes for them (debootstrap,
+    then apt in each image), mostly on the network and the disk; started as soon as the
+    session knows it will run docker tests, the builds overlap the unit tests, which use
+    one core. `wait` hands a build's failure to the test that needs the images.
+    """
+
+    def __init__(self) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._build, name="labrys-images",
+                                        daemon=True)
+        self._thread.start()
+
+    def _build(self) -> None:
+        try:
+            client = daemon()
+            quiet = Console(file=io.StringIO())
+            for target in DOCKER_TEST_TARGETS:
+                node_image(client, TARGETS[target].packages, console=quiet)
+        except BaseException as e:  # re-raised in the test that waits
+            self._error = e
+
+    def wait(self) -> None:
+        """Block until the builds are done; raise what made one fail."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        """Wait for the builds, then stop the daemon labrys started if no cluster uses it."""
+        self._thread.join()
+        release()
