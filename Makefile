@@ -40,13 +40,15 @@ demo: setup
 
 # What a person runs while waiting: every benchmark, a few minutes in all. bench-full
 # adds the engine benchmark's long rows (smt on every etcd log, 1M ops, 20-100
-# processes): about twenty minutes more.
+# processes), Porcupine on the rows where it runs out of memory (with
+# LABRYS_PORCUPINE set, see bench/bench_end_to_end.py) and longer lazy-disk runs:
+# about twenty-five minutes more.
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 bench-full: setup
 	@for b in bench/bench_*.py; do \
-		case $$b in *bench_engines.py) full=--full;; *) full=;; esac; \
+		case $$b in *bench_engines.py|*bench_end_to_end.py|*bench_lazyfs.py) full=--full;; *) full=;; esac; \
 		echo "== $$b $$full"; $(PY) $$b $$full || exit 1; done
 
 # Every reader of user files (histories, specs) fuzzed for FUZZ_SECONDS, 30 minutes by

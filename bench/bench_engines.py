@@ -46,7 +46,7 @@ import multiprocessing
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,20 +118,30 @@ def measure(job: Callable[[], Result]) -> tuple[Validity, float, float, float]:
     return result
 
 
-def simulate_register(n_ops: int, processes: int, crash: float, rng: random.Random) -> History:
-    """A linearizable cas-register history of about ``n_ops`` operations, from nil.
+Event = tuple[int, str, str, Any]
+"""One line of a simulated history: (process, type, f, value)."""
+
+
+def register_events(n_ops: int, processes: int, crash: float, rng: random.Random, *,
+                    stale_near: int | None = None) -> Iterator[Event]:
+    """The events of a linearizable cas-register run of about ``n_ops`` ops, from nil.
 
     Each process invokes, takes effect at a random later event, and completes; written
-    values are unique; a crashed operation ends ``info`` (its effect may or may not
-    have happened) and its process continues under a new id.
+    values are unique (a cas meant to fail expects a value nobody writes, as does one
+    invoked while the register is still nil); a crashed operation ends ``info`` (its
+    effect may or may not have happened) and its process continues under a new id.
+    With ``stale_near``, the first read to take effect after that many invocations
+    returns the first value ever written, long overwritten: the run is then not
+    linearizable, by exactly that read.
     """
-    ops: list[Op] = []
     state: Any = None
+    first: Any = None
     serial = 0
     ids = list(range(processes))
     fresh = processes
     flight: list[list[Any] | None] = [None] * processes  # [f, value, applied, result]
     started = 0
+    stale_done = stale_near is None
     while started < n_ops or any(flight):
         s = rng.randrange(processes)
         current = flight[s]
@@ -146,36 +156,49 @@ def simulate_register(n_ops: int, processes: int, crash: float, rng: random.Rand
             elif r < 0.8:
                 f, value = "write", serial
             else:
-                f, value = "cas", [state if rng.random() < 0.7 else -1, serial]
+                # Never expecting nil: Jepsen's logs (and Porcupine's parser of them)
+                # have a cas on numbers only.
+                hit = state is not None and rng.random() < 0.7
+                f, value = "cas", [state if hit else serial + 10**9, serial]
             flight[s] = [f, value, False, None]
-            ops.append(Op(index=len(ops), time=len(ops), type=OpType.INVOKE,
-                          process=ids[s], f=f, value=value))
+            yield ids[s], "invoke", f, value
         elif not current[2]:
             f, value = current[0], current[1]
             if f == "read":
                 current[3] = state
+                if not stale_done and started >= stale_near and first not in (None, state):
+                    current[3] = first
+                    stale_done = True
             elif f == "write":
                 state = value
             elif state == value[0]:
                 state = value[1]
             else:
                 current[3] = "fail"
+            if first is None:
+                first = state
             current[2] = True
         else:
             f, value, _, result = current
             if rng.random() < crash:
-                kind, out = OpType.INFO, value
+                kind, out = "info", value
             elif result == "fail":
-                kind, out = OpType.FAIL, value
+                kind, out = "fail", value
             else:
-                kind, out = OpType.OK, result if f == "read" else value
-            ops.append(Op(index=len(ops), time=len(ops), type=kind, process=ids[s], f=f,
-                          value=out))
+                kind, out = "ok", result if f == "read" else value
+            yield ids[s], kind, f, out
             flight[s] = None
-            if kind is OpType.INFO:
+            if kind == "info":
                 ids[s] = fresh
                 fresh += 1
-    return History(ops)
+
+
+def simulate_register(n_ops: int, processes: int, crash: float, rng: random.Random) -> History:
+    """A linearizable cas-register history of about ``n_ops`` operations, from nil (see
+    `register_events`)."""
+    return History(Op(index=i, time=i, type=OpType(kind), process=p, f=f, value=value)
+                   for i, (p, kind, f, value) in enumerate(
+                       register_events(n_ops, processes, crash, rng)))
 
 
 def _row(label: str, ops: int, engine_name: str,

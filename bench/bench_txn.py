@@ -10,9 +10,10 @@ uses them: 1 to 4 micro-ops, reads or appends, over 10 active keys drawn
 exponentially (key i twice as likely as key i + 1), each key retired after 32 appends.
 
 The check runs with the default options (strict-serializable, so realtime edges are
-inferred too), timed once after a full garbage collection; the table gives
-transactions per second of wall-clock time and of CPU time (the latter is steadier on
-a shared machine; the checker is single-threaded, so on an idle one they agree).
+inferred too), timed once after a full garbage collection, twice: on the history in
+memory (as the harness checks a run), and from a JSON Lines file (as ``labrys check``
+does: the native reader, then the check). The table gives transactions per second of
+wall-clock time and of CPU time (the latter is steadier on a shared machine).
 ``--profile`` prints where the time goes (cProfile, the top functions by own time).
 
 Usage:
@@ -28,11 +29,13 @@ import gc
 import io
 import pstats
 import random
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from labrys.checkers import CheckOptions, run_checker
-from labrys.history import History, Op, OpType
+from labrys.history import History, Op, OpType, read_history, write_jsonl
 
 KEY_COUNT = 10
 MAX_WRITES_PER_KEY = 32
@@ -125,13 +128,24 @@ def main() -> None:
         profiler.disable()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 
-    print(f"{'txns':>8} {'ops':>8} {'concurrency':>11} {'generate s':>10} {'check s':>8} "
-          f"{'cpu s':>6} {'txn/s':>8} {'txn/cpu s':>9}  valid")
-    print(f"{args.txns:>8} {len(history):>8} {args.concurrency:>11} {generated:>10.2f} "
-          f"{wall:>8.2f} {cpu:>6.2f} {args.txns / wall:>8.0f} {args.txns / cpu:>9.0f}  "
-          f"{verdict.valid}")
+    print(f"{'txns':>8} {'ops':>8} {'concurrency':>11} {'generate s':>10} {'from':>7} "
+          f"{'check s':>8} {'cpu s':>6} {'txn/s':>8} {'txn/cpu s':>9}  valid")
+
+    def line(source: str, wall: float, cpu: float, valid: object) -> None:
+        print(f"{args.txns:>8} {len(history):>8} {args.concurrency:>11} {generated:>10.2f} "
+              f"{source:>7} {wall:>8.2f} {cpu:>6.2f} {args.txns / wall:>8.0f} "
+              f"{args.txns / cpu:>9.0f}  {valid}")
+
+    line("memory", wall, cpu, verdict.valid)
     if verdict.valid is not True:
         raise SystemExit(f"the generated history should be valid: {verdict.explanation}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "history.jsonl"
+        write_jsonl(history, path)
+        gc.collect()
+        t0, c0 = time.perf_counter(), time.process_time()
+        verdict = run_checker("list-append", read_history(path), CheckOptions())
+        line("file", time.perf_counter() - t0, time.process_time() - c0, verdict.valid)
     if profiler:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)

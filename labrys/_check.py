@@ -13,6 +13,7 @@ call them without a terminal.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +22,7 @@ from labrys._stored_run import HISTORY, check_stored_run, find_stored_run
 from labrys.checkers import CheckOptions, Verdict, get_checker, run_checker, worst
 from labrys.checkers._verdict import exit_status
 from labrys.errors import LabrysError, UsageError
-from labrys.history import History, OpType, read_history
+from labrys.history import History, read_history
 from labrys.models import KV
 
 DEFAULT_CHECKER = "linearizable"
@@ -42,32 +43,6 @@ _MODEL_BY_FUNCTIONS: tuple[tuple[str, frozenset[str]], ...] = (
 _ADD_READ = frozenset({"add", "read"})
 
 
-def looks_independent(history: History) -> bool:
-    """Whether the history's values are ``[key value]`` pairs of independent keys.
-
-    Jepsen's ``independent`` workloads (and labrys's register workload) record every
-    value as ``[key value]``: a read invoked as ``[3 nil]`` returns ``[3 1]``, a cas
-    carries ``[3 [1 2]]``. Checked as one object, such a history is nonsense (a read of
-    key 0 "returned [0 nil], but the register held [3 1]"), so it is recognised here: every
-    client invocation and ok completion carries a pair, every cas a pair whose second
-    element is itself ``[old new]``, and some operation is not a cas (a history of cas
-    ``[old new]`` alone is a plain cas-register's).
-    """
-    not_cas = False
-    for op in history.client_ops():
-        if op.type not in (OpType.INVOKE, OpType.OK):
-            continue
-        value = op.value
-        if not (isinstance(value, list | tuple) and len(value) == 2):
-            return False
-        if op.f == "cas":
-            if not (isinstance(value[1], list | tuple) and len(value[1]) == 2):
-                return False
-        else:
-            not_cas = True
-    return not_cas
-
-
 def guess_model(history: History, *, independent: bool = False) -> str:
     """The model a history's operations suggest, for when the user named none.
 
@@ -76,7 +51,7 @@ def guess_model(history: History, *, independent: bool = False) -> str:
     Raises:
         UsageError: the functions used match no built-in model.
     """
-    used = {op.f for op in history.client_ops()}
+    used = history.client_functions()
     if used <= _ADD_READ and "add" in used:
         # A set and a counter share their functions; a set's reads return collections.
         reads = (op.value[1] if independent else op.value for op in history.client_ops()
@@ -101,7 +76,7 @@ def with_guesses(history: History, checker: str, options: CheckOptions, *,
     """
     if checker not in MODEL_CHECKERS:
         return options
-    guessed = looks_independent(history) if independent is None else independent
+    guessed = history.keyed_values() if independent is None else independent
     model = options.model or guess_model(history, independent=guessed)
     if independent is None and model == KV.name:
         guessed = False
@@ -174,16 +149,28 @@ def _refuse_checker_options(request: CheckRequest) -> None:
 
 
 def check_files(paths: Iterable[Path], request: CheckRequest) -> list[FileResult]:
-    """Check each file; an unreadable one is recorded as an error, not raised."""
-    results = []
-    for path in paths:
+    """Check each file; an unreadable one is recorded as an error, not raised.
+
+    Files are checked a few at a time, on threads: the native core releases Python's
+    lock while it reads and searches, so on a machine with several cores those overlap
+    (checkers in pure Python simply take turns). Results come back in the order given.
+    """
+    paths = list(paths)
+
+    def one(path: Path) -> FileResult:
         try:
-            results.append(FileResult(path, check_file(path, request)))
+            return FileResult(path, check_file(path, request))
         except UsageError:
             raise
         except LabrysError as e:
-            results.append(FileResult(path, None, str(e)))
-    return results
+            return FileResult(path, None, str(e))
+
+    if len(paths) <= 1:
+        return [one(p) for p in paths]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool:
+        return list(pool.map(one, paths))
 
 
 def overall_status(results: Iterable[FileResult]) -> int:

@@ -43,12 +43,14 @@ class StoredRun:
     Attributes:
         history: the history file.
         test_json: the run's ``test.json``.
+        target: the target's name.
         workload: the workload's name.
         options: every ``--option`` of the run, as text (target options included).
     """
 
     history: Path
     test_json: Path
+    target: str
     workload: str
     options: Mapping[str, str]
 
@@ -83,8 +85,8 @@ def find_stored_run(path: Path) -> StoredRun | None:
         spec = build_spec(load_spec_file(test_json))
     except UsageError as e:
         raise HistoryError(f"cannot read the run's spec ({e})", path=test_json) from None
-    return StoredRun(history=history, test_json=test_json, workload=spec.workload,
-                     options=spec.options)
+    return StoredRun(history=history, test_json=test_json, target=spec.target,
+                     workload=spec.workload, options=spec.options)
 
 
 def check_stored_run(run: StoredRun, *, overrides: Sequence[str] = (),
@@ -101,10 +103,12 @@ def check_stored_run(run: StoredRun, *, overrides: Sequence[str] = (),
         LabrysError: the history is unreadable or malformed.
     """
     from labrys.harness._spec import parse_option
+    from labrys.targets import get_target
     from labrys.workloads import get_workload
 
     entry = get_workload(run.workload)
     changed = dict(parse_option(text, example="check_timeout_s=300") for text in overrides)
     check_known(changed, (f"workload {run.workload}", entry.options))
-    workload = entry.make(parse_options(entry.options, {**run.options, **changed}))
+    given = get_target(run.target).workload_options({**run.options, **changed})
+    workload = entry.make(parse_options(entry.options, given))
     return workload.check(read_history(run.history, format=format))

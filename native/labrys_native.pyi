@@ -1,11 +1,12 @@
-"""Typed surface of labrys's native search core (built from native/, PyO3 + maturin).
+"""Typed surface of labrys's native core (built from native/, PyO3 + maturin).
 
-Private to labrys: `labrys.checkers._native_engine` is its only caller, and encodes the
-parts it passes. See native/src/lib.rs for the encoding.
+Private to labrys. `labrys.checkers._native_engine` calls `check` with parts it encodes
+(see native/src/lib.rs); `labrys.history` calls `read_history`, and
+`labrys.checkers._native_check` calls `NativeHistory.check_registers`.
 """
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 __version__: str
 
@@ -53,3 +54,57 @@ def check(
 
 def micro_kinds() -> list[tuple[str, int]]:
     """The micro-operation kinds by name: read, write, cas, append, add."""
+
+
+def clean_list_append_ops(ops: list[Any], pairs: list[int], order: int) -> int | None:
+    """NativeHistory.clean_list_append for a Python History: its ops and partners."""
+
+def read_history(path: str, format: str) -> tuple[NativeHistory | None, str]:
+    """Read a history file in one of labrys.history.FORMATS into columns.
+
+    Returns (history, "") or (None, why the native reader declined): it declines every
+    malformed file and anything it does not read exactly as the Python readers do, which
+    then read the file themselves.
+    """
+
+CallRef = tuple[int, str, bool, int]  # (invocation index, f, known, return index or -1)
+
+class NativeHistory:
+    """A validated history as columns (see native/src/history.rs)."""
+
+    def __len__(self) -> int: ...
+    def columns(self, start: int, stop: int) -> tuple[list[Any], ...]:
+        """Ops start..stop: (types 0-3, times, processes, fs, values, nodes, errors,
+        extras or None)."""
+    def pairs(self) -> list[int]:
+        """Each op's partner (completion or invocation), -1 for none."""
+    def partner(self, i: int) -> int: ...
+    def client_functions(self) -> list[str]: ...
+    def keyed_values(self) -> bool:
+        """Whether the values are Jepsen's independent keys (see History.keyed_values)."""
+    def columns_at(self, indices: list[int]) -> tuple[list[Any], ...]:
+        """The ops at indices, as columns gives them."""
+    def clean_list_append(self, order: int) -> int | None:
+        """The number of transactions of a list-append history with nothing to report
+        under these order edges (0, 8 process, 16 realtime), or None: check in Python."""
+    def check_registers(
+        self,
+        model: Literal["register", "cas-register", "kv"],
+        initial: Any,
+        *,
+        partition: bool,
+        timeout_s: float | None,
+        memory_limit_mb: float,
+        explain_mb: float,
+        read_mapping: bool,
+    ) -> tuple[list[tuple[Any, ...]], list[int], list[tuple[int, int]]] | None:
+        """Linearizability of the register family on these columns, or None (declined).
+
+        Returns (parts, dropped, bounded): per part (key, operations, status, why,
+        algorithm, states explored, explanation or None), the explanation being
+        ("impasse", (placed, steps, (has state, state before steps), options, more)) or
+        ("refutation", (kind, op, others, chains)), operations as CallRef.
+
+        Raises:
+            AssertionError: the read-mapping and the search disagree (a bug).
+        """

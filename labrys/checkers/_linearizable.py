@@ -26,20 +26,25 @@ unless ``options.extra["partition"]`` is False. Sequential consistency is *not* 
 
 Before any search, `labrys.checkers._reduce` simplifies each part exactly (crashed
 writes nobody observed dropped, crashed writes bounded by their first observer,
-multi-registers split by the keys transactions connect); then the engine of
-``options.engine`` searches (`labrys.checkers._native_engine`: the Rust core when
-installed, the Python reference otherwise, or z3). With ``options.minimize``, an
-invalid verdict also carries a 1-minimal invalid sub-history (`labrys.checkers._minimize`).
+multi-registers split by the keys transactions connect). Then each part is decided
+(`labrys.checkers._decide`): by the read-mapping in O(n log n) when it is a register
+whose written values are unique (`labrys.checkers._read_mapping`; off with
+``options.extra["read_mapping"] = False``), otherwise by the engine of
+``options.engine`` (`labrys.checkers._native_engine`: the Rust core when installed,
+the Python reference otherwise, or z3). The verdict's ``decided_by`` says which. With
+``options.minimize``, an invalid verdict also carries a 1-minimal invalid sub-history
+(`labrys.checkers._minimize`).
 
-Budgets: ``timeout_s`` (none by default) and ``memory_limit_mb`` (default
-`DEFAULT_MEMORY_LIMIT_MB`) bound one check as a whole, from preparing the calls through
-every engine's search to ``--minimize``; running out gives ``unknown`` naming the budget
-that ran out.
+Budgets: ``timeout_s`` (none by default) and ``memory_limit_mb`` (by default a share of
+the memory available, `labrys.checkers._budgets`) bound one check as a whole, from
+preparing the calls through every engine's search to ``--minimize``; running out gives
+``unknown`` naming the budget that ran out.
 
 Values of ``[key value]`` with ``options.independent`` are independent keys
 (`labrys.models.Independent`): each key is its own object of the model, and the parts
-are the keys. A history with no operation that may have taken effect (none at all, or only failed
-ones and crashed reads) has nothing to judge and is unknown, never vacuously valid.
+are the keys. A history with no operation that may have taken effect (none at all, or
+only failed ones and crashed reads) has nothing to judge and is unknown, never vacuously
+valid.
 """
 
 from __future__ import annotations
@@ -47,19 +52,15 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from labrys.checkers._linearizable_explain import verdict
-from labrys.checkers._native_engine import ENGINES, search_parts
-from labrys.checkers._reduce import reduce_parts
-from labrys.checkers._registry import CheckOptions
+from labrys.checkers._budgets import memory_limit
+from labrys.checkers._linearizable_verdict import Decided, decided, verdict
+from labrys.checkers._native_check import native_check
+from labrys.checkers._outcome import Budget, Reduction
+from labrys.checkers._registry import ENGINES, CheckOptions
 from labrys.checkers._verdict import Verdict, nothing_to_judge
-from labrys.checkers._wgl import Budget
 from labrys.errors import UsageError
 from labrys.history import History
-from labrys.models import Part, Partitionable, call_from_operation, get_model
-
-DEFAULT_MEMORY_LIMIT_MB = 2048
-"""The memo budget when none is given: enough for millions of search states, well below
-what a CI machine has."""
+from labrys.models import Model, Part, call_from_operation, get_model, partitionable
 
 
 def check_linearizable(history: History, options: CheckOptions) -> Verdict:
@@ -93,29 +94,35 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
     partition = options.extra.get("partition", True)
     if not isinstance(partition, bool):
         raise UsageError(f"the partition option is true or false, not {partition!r}")
-    memory_limit_mb = options.memory_limit_mb or DEFAULT_MEMORY_LIMIT_MB
+    mapping = options.extra.get("read_mapping", True)
+    if not isinstance(mapping, bool):
+        raise UsageError(f"the read_mapping option is true or false, not {mapping!r}")
+    limit = memory_limit(options.memory_limit_mb)
     # The budget starts now: preparing and reducing a long history is part of the check.
     budget = Budget(
         deadline=None if options.timeout_s is None else time.monotonic() + options.timeout_s,
-        memory_bytes=memory_limit_mb * 2**20,
+        memory_bytes=limit.mb * 2**20,
     )
     model = get_model(options.model, options.init, independent=options.independent)
     model.init()  # a bad initial value is a usage error before any search
-    calls = model.prepare([c for c in map(call_from_operation, history.operations())
-                           if c is not None])
-    if not calls:
+    natively = None
+    if not sequential and options.engine in ("auto", "native"):
+        natively = native_check(history, model, partition=partition, deadline=budget.deadline,
+                                memory_limit=limit, read_mapping=mapping)
+    if natively is not None:
+        operations, parts_decided, reduction = natively
+        partitioned = partition and partitionable(model)
+    else:
+        operations, parts_decided, reduction, partitioned = _decide_in_python(
+            history, model, options, sequential=sequential, partition=partition,
+            read_mapping=mapping, budget=budget)
+    if not operations:
         return nothing_to_judge(name, f"operation of the {model.name} model that may have "
                                 "taken effect (failed ones certainly did not, and a crashed "
                                 "read saw nothing)", details={"model": model.name})
-    if partition and not sequential and isinstance(model, Partitionable):
-        partitioned, parts = True, model.partition(calls)
-    else:
-        partitioned, parts = False, [Part(key=None, calls=calls, model=model)]
-    parts, reduction = reduce_parts(parts, sequential=sequential, deadline=budget.deadline)
-    outcomes = search_parts(parts, sequential=sequential, budget=budget, engine=options.engine)
-    result = verdict(name, model, parts, outcomes, sequential=sequential,
+    result = verdict(name, model, parts_decided, sequential=sequential,
                      partitioned=partitioned or reduction.split > 0,
-                     timeout_s=options.timeout_s, memory_limit_mb=memory_limit_mb)
+                     timeout_s=options.timeout_s, memory_limit=limit)
     details = {**result.details, "engine": options.engine, "reduction": reduction.to_json()}
     anomalies = result.anomalies
     if options.minimize and result.valid is False:
@@ -132,3 +139,29 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
             details["minimal"] = {"ops": list(minimal.ops), "one_minimal": minimal.one_minimal,
                                   "checks": minimal.checks}
     return dataclasses.replace(result, details=details, anomalies=anomalies)
+
+
+def _decide_in_python(history: History, model: Model, options: CheckOptions, *,
+                      sequential: bool, partition: bool, read_mapping: bool,
+                      budget: Budget) -> tuple[int, list[Decided], Reduction, bool]:
+    """Each part decided from the history's ops: (how many operations the model took,
+    the parts, what the reductions did, whether the model split the history into parts).
+    With no operation to take, nothing is decided."""
+    # Imported here: a history the native core checks needs none of the Python deciders.
+    from labrys.checkers._decide import decide_parts
+    from labrys.checkers._reduce import reduce_parts
+
+    calls = model.prepare([c for c in map(call_from_operation, history.operations())
+                           if c is not None])
+    if not calls:
+        return 0, [], Reduction(), False
+    if partition and not sequential and partitionable(model):
+        partitioned, parts = True, model.partition(calls)
+    else:
+        partitioned, parts = False, [Part(key=None, calls=calls, model=model)]
+    parts, reduction = reduce_parts(parts, sequential=sequential, deadline=budget.deadline)
+    outcomes = decide_parts(parts, sequential=sequential, budget=budget, engine=options.engine,
+                            read_mapping_allowed=read_mapping)
+    return (len(calls),
+            [decided(p, o, sequential=sequential) for p, o in zip(parts, outcomes, strict=True)],
+            reduction, partitioned)

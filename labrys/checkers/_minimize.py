@@ -54,14 +54,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from labrys.checkers._native_engine import search_native, search_parts
+from labrys.checkers._outcome import Budget
 from labrys.checkers._reduce import reduce_parts
 from labrys.checkers._registry import CheckOptions
 from labrys.checkers._smt import Oracle
 from labrys.checkers._verdict import Anomaly, Validity, worst
-from labrys.checkers._wgl import Budget
 from labrys.errors import UsageError
 from labrys.history import History, Op, Operation
-from labrys.models import Call, Model, Part, Partitionable, call_from_operation, get_model
+from labrys.models import Call, Model, Part, call_from_operation, get_model, partitionable
 
 SMT_LIMIT = 400
 """Largest part (in operations) for which an unsat core is asked for before ddmin."""
@@ -107,7 +107,7 @@ class _Judge:
         self.units = units
         self.sequential = sequential
         self.partition = (not sequential and options.extra.get("partition", True) is not False
-                          and isinstance(model, Partitionable))
+                          and partitionable(model))
         self.engine = "auto" if options.engine in ("smt", "auto") else options.engine
         self.deadline = deadline
         self.memo: dict[frozenset[int], Validity] = {}

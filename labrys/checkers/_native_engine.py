@@ -17,8 +17,8 @@ verdicts are the same (``tests/unit/test_engines_agree.py`` demands it), so the 
 is only about speed.
 
 The core is optional. Without a Rust toolchain labrys installs and runs in pure
-Python; `native_module` then says so once per process, in one log line, and ``auto``
-falls back quietly after that. Asking for ``native`` by name when it is absent is a
+Python; `labrys._native.native_module` then says so once per process, in one log line,
+and ``auto`` falls back quietly after that. Asking for ``native`` by name when it is absent is a
 usage error, with the command that builds it.
 
 Encoding. Each part crosses as plain lists of integers (see ``native/src/lib.rs``):
@@ -32,7 +32,7 @@ for 64 bits) goes to the Python engine instead: never an approximate answer.
 
 Example:
     >>> from labrys.models import CASRegister, Call, Part
-    >>> from labrys.checkers._wgl import Budget
+    >>> from labrys.checkers._outcome import Budget
     >>> calls = [Call(index=0, process=0, f="write", value=1, known=True, return_index=1),
     ...          Call(index=2, process=1, f="read", value=0, known=True, return_index=3)]
     >>> [o.valid for o in search_parts([Part(key=None, calls=calls, model=CASRegister())],
@@ -43,15 +43,15 @@ Example:
 
 from __future__ import annotations
 
-import functools
-import importlib
 import logging
 import time
 from collections.abc import Hashable, Sequence
-from types import ModuleType
 from typing import Any
 
-from labrys.checkers._wgl import Budget, Outcome, run, search_linearizable, search_sequential
+from labrys._native import native_module
+from labrys.checkers._outcome import Budget, Outcome
+from labrys.checkers._registry import ENGINES
+from labrys.checkers._wgl import run, search_linearizable, search_sequential
 from labrys.errors import UsageError
 from labrys.models import (
     KV,
@@ -67,31 +67,12 @@ from labrys.models import (
     freeze,
 )
 
-ENGINES = ("auto", "python", "native", "smt")
-"""The values of ``--engine``."""
-
 _log = logging.getLogger(__name__)
 
 _READ, _WRITE, _CAS, _APPEND, _ADD = range(5)
 """Micro-operation kinds, as ``native/src/model.rs`` numbers them."""
 
 _I64 = (-(2**63), 2**63 - 1)
-
-
-def _import_native() -> ModuleType:
-    """Import the compiled core; a function of its own so tests can make it fail."""
-    return importlib.import_module("labrys_native")
-
-
-@functools.cache
-def native_module() -> ModuleType | None:
-    """The native core, or None if it is not installed (said once per process)."""
-    try:
-        return _import_native()
-    except ImportError as e:
-        _log.warning("labrys: the native search core is not installed (%s); checking in "
-                     "pure Python, which is slower. Build it with scripts/build-native.sh.", e)
-        return None
 
 
 class _Values:
@@ -233,9 +214,11 @@ def search_native(parts: Sequence[Part], *, sequential: bool, budget: Budget,
         budget: shared by all parts: one deadline, one pool of memory.
         stop_at_first_invalid: stop the other parts once one is invalid, as the Python
             engine's `run` does; they come back unknown with ``stopped == "cancelled"``.
-        symmetry: place crashed operations with identical effects in invocation order
-            only (see ``native/src/linear.rs``): the same verdicts from far fewer
-            states, but prefixes that may differ from the Python engine's.
+        symmetry: accept prefixes found with crashed operations of identical effect
+            placed in invocation order only (see ``native/src/linear.rs``). Either way a
+            linearizability search *decides* that way (the same verdicts from far fewer
+            states); without ``symmetry``, a part found invalid is searched again
+            plainly, so that its prefix, hence its explanation, is the Python engine's.
     """
     core = native_module()
     if core is None:
@@ -245,10 +228,27 @@ def search_native(parts: Sequence[Part], *, sequential: bool, budget: Budget,
     except _CannotEncode as e:
         _log.debug("native engine declined: %s", e)
         return None
-    timeout_s = None if budget.deadline is None else max(0.0, budget.deadline - time.monotonic())
-    results = core.check("sequential" if sequential else "linearizable", encoded,
-                         timeout_s=timeout_s, memory_limit_mb=budget.memory_bytes / 2**20,
-                         stop_at_first_invalid=stop_at_first_invalid, symmetry=symmetry)
+    mode = "sequential" if sequential else "linearizable"
+
+    def left_s() -> float | None:
+        return None if budget.deadline is None else max(0.0, budget.deadline - time.monotonic())
+
+    results = core.check(mode, encoded, timeout_s=left_s(),
+                         memory_limit_mb=budget.memory_bytes / 2**20,
+                         stop_at_first_invalid=stop_at_first_invalid,
+                         symmetry=symmetry or not sequential)
+    invalid = [k for k, r in enumerate(results) if r[0] == "invalid"]
+    if invalid and not symmetry and not sequential:
+        again = core.check(mode, [encoded[k] for k in invalid], timeout_s=left_s(),
+                           memory_limit_mb=budget.memory_bytes / 2**20,
+                           stop_at_first_invalid=False, symmetry=False)
+        for k, plain in zip(invalid, again, strict=True):
+            if plain[0] == "valid":
+                raise AssertionError(f"the native searches with and without symmetry disagree "
+                                     f"on part {parts[k].key!r}")
+            if plain[0] == "invalid":
+                results[k] = plain
+            # Out of budget: the symmetric search's own prefix explains it.
     outcomes = []
     for part, (status, why, prefix, explored, _peak, _seconds) in zip(parts, results,
                                                                       strict=True):

@@ -69,30 +69,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
+from labrys.checkers._outcome import Reduction
 from labrys.models import KV, Call, CASRegister, Model, MultiRegister, Part, Register
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reduction:
-    """What the reductions did, for a verdict's details.
-
-    Attributes:
-        dropped: indices of crashed operations left out (rule 2), in order.
-        bounded: index of each crashed operation given a window (rule 3) → the index of
-            the completion that now closes it.
-        split: how many more parts there are than before (rule 4).
-    """
-
-    dropped: tuple[int, ...] = ()
-    bounded: tuple[tuple[int, int], ...] = ()
-    split: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"dropped": list(self.dropped), "bounded": [list(b) for b in self.bounded],
-                "split": self.split}
 
 
 def _family(model: Model) -> str | None:

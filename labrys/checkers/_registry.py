@@ -22,6 +22,10 @@ from labrys.errors import lookup
 from labrys.history import History
 from labrys.models import NOT_GIVEN
 
+ENGINES = ("auto", "python", "native", "smt")
+"""The values of `CheckOptions.engine` (``--engine``); `labrys.checkers._native_engine`
+says what each one is."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckOptions:
@@ -105,6 +109,10 @@ CHECKERS: dict[str, CheckerEntry] = {
                      "no identifier handed out twice"),
         CheckerEntry("long-fork", _M + "_long_fork", "check_long_fork",
                      "no two reads see incompatible orders of inserts"),
+        CheckerEntry("watch", _M + "_watch", "check_watch",
+                     "every watcher sees one ordered, gap-free sequence of changes per key"),
+        CheckerEntry("lock", _M + "_lock", "check_lock",
+                     "no two clients hold a lock at once; no update under it is lost"),
         CheckerEntry("stats", _M + "_stats", "check_stats",
                      "ok/fail/info counts per operation; flags ops that never succeed"),
         CheckerEntry("list-append", _M + "_txn", "check_list_append",

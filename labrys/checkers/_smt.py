@@ -54,8 +54,8 @@ from typing import Any
 import z3
 from z3 import z3core
 
+from labrys.checkers._outcome import Budget, Outcome
 from labrys.checkers._verdict import Validity
-from labrys.checkers._wgl import Budget, Outcome
 from labrys.errors import UsageError
 from labrys.models import KV, Call, CASRegister, Model, MultiRegister, Mutex, Register, freeze
 

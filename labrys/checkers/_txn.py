@@ -84,6 +84,7 @@ from labrys.checkers._txn_models import (
     impossible_models,
     prohibited_anomalies,
 )
+from labrys.checkers._txn_native import clean_list_append
 from labrys.checkers._verdict import UNKNOWN, Anomaly, Validity, Verdict, nothing_to_judge
 from labrys.errors import UsageError
 from labrys.history import History
@@ -146,6 +147,10 @@ def _settings(options: CheckOptions) -> _Settings:
 
 def _check(workload: str, history: History, options: CheckOptions) -> Verdict:
     settings = _settings(options)
+    if workload == LIST_APPEND:
+        clean = clean_list_append(history, settings.order)
+        if clean is not None:
+            return _verdict(workload, settings, [], Counter(), clean, 0)
     th = parse_txns(history, workload=workload)
     if not th.txns:
         return nothing_to_judge(workload, "transaction (an op whose value is a list of "

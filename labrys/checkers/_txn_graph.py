@@ -66,8 +66,6 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Protocol
 
-import networkx as nx
-
 from labrys.checkers._txn_history import (
     APPEND,
     READ,
@@ -451,6 +449,10 @@ def _register_versions(txns: Sequence[Txn],
 
 def _version_cycle(after: Mapping[Any, Iterable[Any]]) -> tuple[Any, ...]:
     """The versions of one strongly connected component of a version graph, if any."""
+    # networkx takes a quarter of a second to import; only a register history with
+    # cyclic versions needs it, and `labrys check` of anything else should not wait.
+    import networkx as nx
+
     g = nx.DiGraph()
     g.add_edges_from((a, b) for a, bs in after.items() for b in bs)
     for component in nx.strongly_connected_components(g):

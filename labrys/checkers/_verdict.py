@@ -21,7 +21,6 @@ sentences.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -151,6 +150,8 @@ def check_safe(name: str, check: Callable[[], Verdict]) -> Verdict:
     except LabrysError:
         raise
     except Exception as e:  # a checker bug must not cost the run its other verdicts
+        import traceback  # only when a checker crashed: importing it slows every start-up
+
         return Verdict(
             checker=name,
             valid=UNKNOWN,

@@ -68,9 +68,8 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
+from labrys.checkers._outcome import Budget, Outcome
 from labrys.models import Call, Inconsistent, Model, State
 
 QUANTUM = 8192
@@ -79,40 +78,6 @@ QUANTUM = 8192
 _MEMO_ENTRY_BYTES = 140
 """Estimated bytes of one memo entry besides its bitset's digits: a 2-tuple, its slot in
 the set, and the int header of the bitset."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Budget:
-    """What all the searches of one check may spend together.
-
-    Attributes:
-        deadline: a `time.monotonic` instant past which they give up, or None.
-        memory_bytes: the most their memos may hold together, as estimated.
-    """
-
-    deadline: float | None
-    memory_bytes: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Outcome:
-    """How one search ended.
-
-    Attributes:
-        valid: True (an order was found), False (none exists) or "unknown".
-        stopped: for unknown, why: "time", "memory", or "cancelled" (another part of
-            the history was found invalid first).
-        prefix: positions (into the calls searched) of the longest prefix placed, in
-            order; the whole order when valid.
-        states: the model state after each operation of ``prefix``.
-        explored: how many (placed set, state) pairs the memo held at the end.
-    """
-
-    valid: bool | Literal["unknown"]
-    stopped: str = ""
-    prefix: tuple[int, ...] = ()
-    states: tuple[State, ...] = ()
-    explored: int = 0
 
 
 Search = Generator[int, str | None, Outcome]

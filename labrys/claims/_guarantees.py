@@ -109,7 +109,10 @@ class Guarantees:
         found = set(kinds)
         out = {g.name for g in self.table.values() if found & g.decided_by.get(workload, set())}
         elle = {g.name for g in self.table.values() if g.elle}
-        out |= impossible_models(found) & elle
+        if workload in self.elle_workloads:
+            # Only Elle's kinds speak of the lattice: the lock workload's lost-update
+            # is an update lost under a lock, not Adya's P4 between transactions.
+            out |= impossible_models(found) & elle
         while True:
             grown = out | (stronger_models(out & elle) & elle) | {
                 g.name for g in self.table.values() if set(g.implies) & out}

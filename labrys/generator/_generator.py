@@ -38,6 +38,7 @@ an operation in flight inside the database.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -129,9 +130,10 @@ class Context:
     def restrict(self, keep: Callable[[Thread], bool]) -> Context:
         """A view of this context holding only the threads ``keep`` accepts."""
         # Built directly rather than with dataclasses.replace: this runs once per op
-        # per routing combinator, and replace costs several times more.
-        return Context(time_ns=self.time_ns, threads=tuple(filter(keep, self.threads)),
-                       free=frozenset(filter(keep, self.free)),
+        # per routing combinator, and replace costs several times more. Which threads
+        # ``keep`` accepts never changes during a run: that is worked out once.
+        threads, allowed = _kept(self.threads, keep)
+        return Context(time_ns=self.time_ns, threads=threads, free=self.free & allowed,
                        process_of=self.process_of, rng=self.rng)
 
 
@@ -153,6 +155,14 @@ class Generator(Protocol):
 
 def is_client(thread: Thread) -> bool:
     return isinstance(thread, int)
+
+
+@functools.lru_cache(maxsize=256)
+def _kept(threads: tuple[Thread, ...],
+          keep: Callable[[Thread], bool]) -> tuple[tuple[Thread, ...], frozenset[Thread]]:
+    """The threads ``keep`` accepts, in order and as a set (``keep`` must be pure)."""
+    kept = tuple(filter(keep, threads))
+    return kept, frozenset(kept)
 
 
 def _fill(inv: Invocation, ctx: Context) -> Step:

@@ -27,11 +27,12 @@ from labrys.harness._runner import RunOutcome, run_test
 from labrys.harness._spec import (
     build_spec,
     load_spec_file,
+    parse_fault_targets,
     parse_nemesis,
     parse_option,
     parse_topologies,
 )
-from labrys.nemesis import FAULTS
+from labrys.nemesis import FAULTS, NODE_SPECS
 from labrys.report import REPORT_NAME, print_verdict
 from labrys.targets import TARGETS
 from labrys.workloads import WORKLOADS
@@ -64,6 +65,11 @@ def run(
     topologies: Annotated[str | None, typer.Option(
         help="Partitions to choose from, comma-separated (primaries, halves, one…). "
         "[default: all that fit]", show_default=False)] = None,
+    fault_targets: Annotated[str | None, typer.Option(
+        help=f"Which nodes kill, pause, member, clock, packet and disk faults hit, chosen "
+        f"at random for each fault among these node specs, comma-separated "
+        f"({', '.join(NODE_SPECS)}); each fault draws from those it can take. "
+        "[default: all]", show_default=False)] = None,
     time_limit: Annotated[float | None, typer.Option(
         help="Seconds of workload. [default: 60]", show_default=False)] = None,
     concurrency: Annotated[int | None, typer.Option(
@@ -88,6 +94,14 @@ def run(
     replay: Annotated[Path | None, typer.Option(
         help="Run again with the spec and seed of an earlier run's test.json.",
         show_default=False)] = None,
+    check_online: Annotated[bool | None, typer.Option(
+        "--check-online/--no-check-online",
+        help="Judge the history while it is recorded, where the workload allows it. "
+        "[default: where it is cheap (register)]", show_default=False)] = None,
+    stop_on_anomaly: Annotated[bool | None, typer.Option(
+        "--stop-on-anomaly/--no-stop-on-anomaly",
+        help="End the workload at the online check's first anomaly, then heal, check and "
+        "store as usual.", show_default=False)] = None,
 ) -> None:
     """Run a test: start a cluster, drive it under faults, check and store the history.
 
@@ -115,10 +129,11 @@ def run(
         "nemesis": None if nemesis is None else parse_nemesis(nemesis),
         "nemesis_interval_s": nemesis_interval, "time_limit_s": time_limit,
         "topologies": None if topologies is None else parse_topologies(topologies),
+        "fault_targets": None if fault_targets is None else parse_fault_targets(fault_targets),
         "concurrency": concurrency, "rate": rate, "seed": seed,
         "options": dict(parse_option(o) for o in option or []),
         "store": None if store is None else str(store), "leave_running": leave_running,
-        "name": name,
+        "name": name, "check_online": check_online, "stop_on_anomaly": stop_on_anomaly,
     }
     spec = build_spec(base, flags)
     console = Console(highlight=False)
@@ -135,6 +150,8 @@ def _report(console: Console, outcome: RunOutcome) -> None:
         console.print(f"[bold red]the run failed:[/bold red] {escape(outcome.error)}")
     if outcome.interrupted == 1:
         console.print("interrupted by Ctrl-C: the verdict covers the history recorded until then")
+    if outcome.online_stop is not None:
+        console.print(escape(outcome.online_stop))
     console.print(f"run stored in {escape(str(outcome.run.path))}")
     page = outcome.run.path / REPORT_NAME
     if page.is_file():

@@ -87,6 +87,7 @@ class FaultPlan:
         pkg = package(cluster, NemesisOptions(faults=spec.nemesis,
                                               interval_s=spec.nemesis_interval_s,
                                               topologies=spec.topologies or None,
+                                              node_specs=spec.fault_targets or None,
                                               settings=self.settings),
                       rng=random.Random(rng.getrandbits(64)), target=target)
         count = math.ceil(spec.time_limit_s / spec.nemesis_interval_s) + 2
@@ -111,13 +112,14 @@ def plan_faults(spec: TestSpec, target: object) -> FaultPlan | None:
     target, before any node exists.
 
     Raises:
-        UsageError: the target lacks a capability a fault needs, or a fault option has
-            a bad value.
+        UsageError: the target lacks a capability a fault needs, a fault can aim at none
+            of ``--fault-targets``, or a fault option has a bad value.
     """
     if not spec.nemesis:
         return None
     for name in spec.nemesis:
         FAULTS[name].require(target)
+        FAULTS[name].node_specs(spec.fault_targets or None)  # refuses what it cannot aim at
     tables = [table for _, table in fault_options(spec)]
     settings = parse_options({k: o for table in tables for k, o in table.items()},
                              spec.options)

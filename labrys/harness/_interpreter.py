@@ -30,9 +30,11 @@ as ``info`` at once and returns.
 
 Example::
 
-    interp = Interpreter(generator=g, concurrency=10, open_client=lambda t: MyClient(),
-                         nemesis=None, record=writer.write, call_timeout_s=5.0)
-    summary = interp.run()
+    with JsonlWriter(path, buffered=True) as writer:
+        interp = Interpreter(generator=g, concurrency=10, open_client=lambda t: MyClient(),
+                             nemesis=None, record=writer.write, flush=writer.flush,
+                             call_timeout_s=5.0)
+        summary = interp.run()
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ class Interpreter:
         nemesis: the nemesis's client, or None for a run without faults.
         record: called with each op as it happens, in order, from the interpreter
             thread (normally `JsonlWriter.write`).
+        flush: called before the interpreter waits for anything, and when it ends, so
+            that what ``record`` kept reaches its file (normally `JsonlWriter.flush`).
         rng: the run's seeded random source, handed to the generator.
         call_timeout_s: a client call's deadline.
         nemesis_timeout_s: a nemesis call's deadline.
@@ -125,6 +129,7 @@ class Interpreter:
         open_client: Callable[[int], Client],
         nemesis: Client | None,
         record: Callable[[Op], None],
+        flush: Callable[[], None] = lambda: None,
         rng: random.Random,
         call_timeout_s: float,
         nemesis_timeout_s: float = 60.0,
@@ -137,6 +142,7 @@ class Interpreter:
         self._open_client = open_client
         self._nemesis = nemesis
         self._record = record
+        self._flush = flush
         self._rng = rng
         self._call_timeout_ns = int(call_timeout_s * 1e9)
         self._nemesis_timeout_ns = int(nemesis_timeout_s * 1e9)
@@ -151,6 +157,7 @@ class Interpreter:
         self._serials = 0
         self._index = 0
         self._in_flight: dict[Thread, _InFlight] = {}
+        self._ready: list[tuple[_Worker, Invocation]] = []
         self._workers: dict[Thread, _Worker] = {}
         self._process_of: dict[Thread, Process] = {}
         self._thread_of: dict[Process, Thread] = {}
@@ -224,6 +231,8 @@ class Interpreter:
                 gen = rest
                 self._dispatch(invocation, now)
         finally:
+            self._flush()
+            self._ready.clear()  # calls never started: recorded in flight, as info
             for worker in self._workers.values():
                 worker.inbox.put(None)
         return RunSummary(ops=self._index, stopped=self._stop.is_set(),
@@ -266,14 +275,25 @@ class Interpreter:
             self.progress.invoked += 1
         self._in_flight[thread] = _InFlight(worker=worker, invocation=invocation, op=op,
                                             deadline_ns=deadline)
-        worker.inbox.put(invocation)
+        # Handed to the worker when the interpreter next waits, after one flush has put
+        # this invocation (and whatever else was recorded) on disk: the call cannot
+        # begin before its invocation is written, and a turn of the loop costs one write.
+        self._ready.append((worker, invocation))
 
     def _next_deadline(self) -> int:
         return min((f.deadline_ns for f in self._in_flight.values()),
                    default=self._clock() + _PENDING_WAIT_NS)
 
+    def _release(self) -> None:
+        """Put everything recorded on disk, then start the calls dispatched since."""
+        self._flush()
+        for worker, invocation in self._ready:
+            worker.inbox.put(invocation)
+        self._ready.clear()
+
     def _await(self, wait_ns: int) -> None:
         """Take completions off the queue: the first within ``wait_ns``, then any ready."""
+        self._release()
         try:
             if wait_ns > 0:
                 item = self._completions.get(timeout=wait_ns / 1e9)

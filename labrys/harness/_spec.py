@@ -45,7 +45,7 @@ from typing import Any
 
 from labrys.control import RUNTIMES
 from labrys.errors import UsageError, brief
-from labrys.nemesis import FAULTS
+from labrys.nemesis import FAULTS, NODE_SPECS
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -68,6 +68,9 @@ class TestSpec:
             between a heal and the next fault.
         topologies: the partitions to choose from (``primaries``, ``halves``…); empty
             for every topology the cluster and target support.
+        fault_targets: the node specs (``one``, ``minority``, ``majority``, ``all``,
+            ``primaries``) that kill, pause, member, clock, packet and disk faults draw
+            their targets from, each fault among those it can take; empty for all.
         time_limit_s: how long clients run, in seconds.
         concurrency: how many client workers.
         rate: client operations per second over all workers; 0 means as fast as the
@@ -78,6 +81,9 @@ class TestSpec:
         runtime_options: the runtime's options (``base_dir=/srv/labrys``…), as text.
         store: the folder where runs are stored.
         leave_running: keep the cluster up after the run (for poking at it).
+        check_online: judge the history while it is recorded (`labrys.harness._online`);
+            None: when the workload's online check is cheap.
+        stop_on_anomaly: end the workload at the online check's first anomaly.
     """
 
     __test__ = False  # pytest: this is not a test class
@@ -90,6 +96,7 @@ class TestSpec:
     nemesis: tuple[str, ...] = ("partition", "kill")
     nemesis_interval_s: float = 10.0
     topologies: tuple[str, ...] = ()
+    fault_targets: tuple[str, ...] = ()
     time_limit_s: float = 60.0
     concurrency: int = 10
     rate: float = 100.0
@@ -98,6 +105,8 @@ class TestSpec:
     runtime_options: Mapping[str, str] = field(default_factory=dict)
     store: str = "results"
     leave_running: bool = False
+    check_online: bool | None = None
+    stop_on_anomaly: bool = False
 
     def __post_init__(self) -> None:
         _check(self.name is None or bool(_NAME.match(self.name)), "name", self.name,
@@ -107,6 +116,10 @@ class TestSpec:
         if unknown:
             raise UsageError(f"unknown fault {unknown[0]!r} in --nemesis; choose from "
                              f"{', '.join(FAULTS)} (comma-separated), or none")
+        unknown = [name for name in self.fault_targets if name not in NODE_SPECS]
+        if unknown:
+            raise UsageError(f"unknown fault target {brief(unknown[0])} in --fault-targets; "
+                             f"choose from {', '.join(NODE_SPECS)} (comma-separated)")
         _check(self.runtime in RUNTIMES, "runtime", self.runtime,
                "one of: " + ", ".join(RUNTIMES))
         _check(self.nemesis_interval_s > 0, "nemesis_interval", self.nemesis_interval_s,
@@ -155,6 +168,7 @@ _KEYS = {
     "nemesis": "nemesis",
     "nemesis_interval": "nemesis_interval_s",
     "topologies": "topologies",
+    "fault_targets": "fault_targets",
     "time_limit": "time_limit_s",
     "concurrency": "concurrency",
     "rate": "rate",
@@ -163,6 +177,8 @@ _KEYS = {
     "runtime_options": "runtime_options",
     "store": "store",
     "leave_running": "leave_running",
+    "check_online": "check_online",
+    "stop_on_anomaly": "stop_on_anomaly",
 }
 
 
@@ -201,7 +217,9 @@ def _coerce(key: str, value: Any) -> Any:
                 value):
             raise UsageError(f"{key}={brief(value)} is not valid; expected a finite number")
         return float(value)
-    if attr == "leave_running":
+    if attr == "check_online" and value is None:
+        return None  # test.json's way of saying "the workload decides"
+    if attr in ("leave_running", "check_online", "stop_on_anomaly"):
         if not isinstance(value, bool):
             raise UsageError(f"{key}={brief(value)} is not valid; expected true or false")
         return value
@@ -209,6 +227,8 @@ def _coerce(key: str, value: Any) -> Any:
         return parse_nemesis(value)
     if attr == "topologies":
         return parse_topologies(value)
+    if attr == "fault_targets":
+        return parse_fault_targets(value)
     if attr in ("options", "runtime_options"):
         if not isinstance(value, Mapping):
             raise UsageError(f"{key}={brief(value)} is not valid; "
@@ -244,6 +264,15 @@ def parse_topologies(value: Any) -> tuple[str, ...]:
     Names are checked against the nemesis's topologies when the run starts.
     """
     items = _comma_list("topologies", value, "primaries")
+    return tuple(dict.fromkeys(item for item in items if item))
+
+
+def parse_fault_targets(value: Any) -> tuple[str, ...]:
+    """Node specs from ``"one,majority"`` or a list; empty for all.
+
+    Names are checked against ``labrys.nemesis.NODE_SPECS`` when the spec is built.
+    """
+    items = _comma_list("fault_targets", value, "one,majority")
     return tuple(dict.fromkeys(item for item in items if item))
 
 

@@ -17,13 +17,18 @@ and the next ``info`` closes it.
 Indices are positions: ``history[i].index == i`` always. Files whose ops carry other
 indices (gaps, or none) are renumbered on reading, and the file's own index is kept in
 ``op.extra["source_index"]`` when it differed.
+
+A history read by the native core (`History.from_native`) holds the core's columns and
+makes `Op` objects only when asked: one op for ``history[i]``, all of them for anything
+that iterates. The register-family linearizability check reads the columns directly
+(`History.native`) and never asks for more than the ops its explanation names.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
 from labrys.errors import HistoryError, brief
 from labrys.history._op import Op, Operation, OpType, Process
@@ -92,6 +97,35 @@ def op_from_dict(raw: Mapping[str, Any], *, index: int, line: int | None = None)
     )
 
 
+class NativeColumns(Protocol):
+    """What `History` needs of the native core's ``NativeHistory`` (see its stub)."""
+
+    def __len__(self) -> int: ...
+    def columns(self, start: int, stop: int) -> tuple[list[Any], ...]: ...
+    def columns_at(self, indices: list[int]) -> tuple[list[Any], ...]: ...
+    def pairs(self) -> list[int]: ...
+    def partner(self, i: int) -> int: ...
+    def client_functions(self) -> list[str]: ...
+    def keyed_values(self) -> bool: ...
+
+
+_TYPES = (OpType.INVOKE, OpType.OK, OpType.FAIL, OpType.INFO)
+"""Op types by the native core's codes."""
+
+
+def _native_ops(native: NativeColumns, indices: Sequence[int]) -> list[Op]:
+    """The ops at ``indices``, made from the native core's columns."""
+    if isinstance(indices, range) and indices.step == 1:
+        columns = native.columns(indices.start, indices.stop)
+    else:
+        columns = native.columns_at(list(indices))
+    types, times, processes, fs, values, nodes, errors, extras = columns
+    return [Op(index=i, time=t, type=_TYPES[k], process=p, f=f, value=v, node=n, error=e,
+               extra={} if x is None else x)
+            for i, k, t, p, f, v, n, e, x in zip(indices, types, times, processes, fs, values,
+                                                   nodes, errors, extras, strict=True)]
+
+
 def _name(f: str) -> str:
     """An op's ``f`` as a message shows it: bare when it is a short word, else brief."""
     return f if len(f) <= 40 and f.isprintable() else brief(f)
@@ -101,16 +135,79 @@ class History(Sequence[Op]):
     """An immutable, validated sequence of ops with fast pairing.
 
     Build one with `History(ops)` from `Op` values, or `History.from_records` from
-    decoded records (what the readers in this package produce).
+    decoded records (what the readers in this package produce), or
+    `History.from_native` from the native reader's columns.
     """
 
-    __slots__ = ("_by_process", "_ops", "_pair")
+    __slots__ = ("_by_process", "_native", "_ops_list", "_pair_list", "_single")
 
     def __init__(self, ops: Iterable[Op], *, lines: Sequence[int | None] | None = None):
-        self._ops: list[Op] = list(ops)
-        self._pair: list[int] = [-1] * len(self._ops)
+        self._ops_list: list[Op] | None = list(ops)
+        self._pair_list: list[int] | None = [-1] * len(self._ops_list)
         self._by_process: dict[Process, list[int]] | None = None
+        self._native: NativeColumns | None = None
+        self._single: dict[int, Op] = {}
         self._validate_and_pair(lines)
+
+    @classmethod
+    def from_native(cls, native: NativeColumns) -> History:
+        """A history over columns the native reader built (and already validated)."""
+        self = cls.__new__(cls)
+        self._ops_list = None
+        self._pair_list = None
+        self._by_process = None
+        self._native = native
+        self._single = {}
+        return self
+
+    def native(self) -> NativeColumns | None:
+        """The native core's columns behind this history, if the native reader read it."""
+        return self._native
+
+    @property
+    def _ops(self) -> list[Op]:
+        if self._ops_list is None:
+            assert self._native is not None
+            ops = _native_ops(self._native, range(len(self._native)))
+            for i, op in self._single.items():
+                ops[i] = op
+            self._ops_list = ops
+        return self._ops_list
+
+    @property
+    def _pair(self) -> list[int]:
+        if self._pair_list is None:
+            assert self._native is not None
+            self._pair_list = self._native.pairs()
+        return self._pair_list
+
+    def _op(self, i: int) -> Op:
+        """Op ``i``, made alone if the ops are not all made yet."""
+        if self._ops_list is not None or self._native is None:
+            return self._ops[i]
+        op = self._single.get(i)
+        if op is None:
+            if not 0 <= i < len(self._native):
+                raise IndexError("history index out of range")
+            op = self._single[i] = _native_ops(self._native, range(i, i + 1))[0]
+        return op
+
+    def prefetch(self, indices: Iterable[int]) -> None:
+        """Make the ops at ``indices`` and their partners now, in one call to the core
+        (for code that will ask for a few ops of a long native history one by one)."""
+        if self._ops_list is not None or self._native is None:
+            return
+        native = self._native
+        wanted = set(indices)
+        wanted |= {p for p in map(native.partner, wanted) if p >= 0}
+        missing = sorted(wanted - self._single.keys())
+        if missing:
+            self._single.update(zip(missing, _native_ops(native, missing), strict=True))
+
+    def _partner(self, i: int) -> int:
+        if self._pair_list is None and self._native is not None:
+            return self._native.partner(i)
+        return self._pair[i]
 
     @classmethod
     def from_records(
@@ -126,6 +223,7 @@ class History(Sequence[Op]):
 
     def _validate_and_pair(self, lines: Sequence[int | None] | None) -> None:
         open_by_process: dict[Process, int] = {}
+        pair = self._pair
         for position, op in enumerate(self._ops):
             line = lines[position] if lines is not None else None
             if op.index != position:
@@ -168,13 +266,15 @@ class History(Sequence[Op]):
                     line=line,
                     op_index=position,
                 )
-            self._pair[opened] = position
-            self._pair[position] = opened
+            pair[opened] = position
+            pair[position] = opened
             del open_by_process[op.process]
 
     # -- Sequence protocol -------------------------------------------------------------
 
     def __len__(self) -> int:
+        if self._ops_list is None and self._native is not None:
+            return len(self._native)
         return len(self._ops)
 
     @overload
@@ -182,13 +282,15 @@ class History(Sequence[Op]):
     @overload
     def __getitem__(self, i: slice) -> list[Op]: ...
     def __getitem__(self, i: int | slice) -> Op | list[Op]:
+        if isinstance(i, int):
+            return self._op(i if i >= 0 else len(self) + i)
         return self._ops[i]
 
     def __iter__(self) -> Iterator[Op]:
         return iter(self._ops)
 
     def __repr__(self) -> str:
-        return f"History({len(self._ops)} ops)"
+        return f"History({len(self)} ops)"
 
     # -- pairing -----------------------------------------------------------------------
 
@@ -196,30 +298,75 @@ class History(Sequence[Op]):
         """True for ops that open an operation (including the nemesis's opening ``info``)."""
         # After validation, an op without a partner can only be an invocation that never
         # completed; every completion has one.
-        partner = self._pair[op.index]
+        partner = self._partner(op.index)
         return partner == -1 or partner > op.index
 
     def completion(self, op: Op) -> Op | None:
         """The completion of an invocation, or None if the history ended first."""
-        partner = self._pair[op.index]
-        return self._ops[partner] if partner > op.index else None
+        partner = self._partner(op.index)
+        return self._op(partner) if partner > op.index else None
 
     def invocation(self, op: Op) -> Op:
         """The invocation that a completion completes."""
-        partner = self._pair[op.index]
+        partner = self._partner(op.index)
         if partner == -1 or partner > op.index:
             raise ValueError(f"op {op.index} is not a completion")
-        return self._ops[partner]
+        return self._op(partner)
 
     def operations(self, *, clients_only: bool = True) -> list[Operation]:
         """Every operation (invocation plus completion), in invocation order."""
         out: list[Operation] = []
-        for op in self._ops:
+        ops, pair = self._ops, self._pair
+        for op in ops:
             if clients_only and not op.is_client:
                 continue
-            if self.is_invocation(op):
-                out.append(Operation(op, self.completion(op)))
+            partner = pair[op.index]
+            if partner == -1:
+                out.append(Operation(op, None))
+            elif partner > op.index:
+                out.append(Operation(op, ops[partner]))
         return out
+
+    def partners(self) -> list[int]:
+        """Each op's partner: the index of its completion (for an invocation) or of its
+        invocation (for a completion); -1 for an invocation that never completed."""
+        if self._pair_list is None and self._native is not None:
+            return self._native.pairs()
+        return list(self._pair)
+
+    def client_functions(self) -> set[str]:
+        """The functions (``f``) that clients' ops use."""
+        if self._ops_list is None and self._native is not None:
+            return set(self._native.client_functions())
+        return {op.f for op in self._ops if op.is_client}
+
+    def keyed_values(self) -> bool:
+        """Whether the values are ``[key value]`` pairs of independent keys.
+
+        Jepsen's ``independent`` workloads (and labrys's register workload) record every
+        value as ``[key value]``: a read invoked as ``[3 nil]`` returns ``[3 1]``, a cas
+        carries ``[3 [1 2]]``. Checked as one object, such a history is nonsense (a read
+        of key 0 "returned [0 nil], but the register held [3 1]"), so it is recognised:
+        every client invocation and ok completion carries a pair, every cas a pair whose
+        second element is itself ``[old new]``, and some operation is not a cas (a
+        history of cas ``[old new]`` alone is a plain cas-register's). The native core
+        answers for the columns it read, without making an op.
+        """
+        if self._ops_list is None and self._native is not None:
+            return self._native.keyed_values()
+        not_cas = False
+        for op in self.client_ops():
+            if op.type is not OpType.INVOKE and op.type is not OpType.OK:
+                continue
+            value = op.value
+            if not (isinstance(value, list | tuple) and len(value) == 2):
+                return False
+            if op.f == "cas":
+                if not (isinstance(value[1], list | tuple) and len(value[1]) == 2):
+                    return False
+            else:
+                not_cas = True
+        return not_cas
 
     def by_process(self) -> Mapping[Process, list[int]]:
         """Indices of each process's ops, in order."""

@@ -8,9 +8,10 @@ without a million-element array in memory at once.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, Self
+from typing import Any, Self
 
 from labrys.errors import HistoryError, brief
 from labrys.history._limits import (
@@ -84,17 +85,45 @@ def dumps_op(op: Op) -> str:
 
 
 class JsonlWriter:
-    """Appends ops to a file, flushing each, so a crash loses nothing already written."""
+    """Appends ops to a file as they happen, so a crash loses nothing already written.
 
-    def __init__(self, path: str | Path) -> None:
+    Each `write` reaches the kernel at once, unless the writer is ``buffered``: then it
+    keeps lines until `flush` hands them all to the kernel in one system call (or
+    until `MAX_KEPT` are kept, or `close`). The interpreter writes buffered and flushes
+    before any call begins and before it waits, so an op is on disk before the call it
+    records can start, as before; one system call per turn of its loop instead of one
+    per op is what lets it keep up, since every write releases Python's lock and, with a
+    worker thread per client, getting it back cost more than the write itself.
+    """
+
+    MAX_KEPT = 256
+    """Lines a buffered writer keeps at most before it flushes on its own."""
+
+    def __init__(self, path: str | Path, *, buffered: bool = False) -> None:
         self.path = Path(path)
-        self._file: IO[str] = self.path.open("a", encoding="utf-8", buffering=1)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._kept: list[str] = []
+        self._limit = self.MAX_KEPT if buffered else 1
 
     def write(self, op: Op) -> None:
-        self._file.write(dumps_op(op) + "\n")
+        self._kept.append(_ENCODER.encode(op.to_json()))
+        if len(self._kept) >= self._limit:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand every line kept so far to the kernel."""
+        if not self._kept:
+            return
+        data = ("\n".join(self._kept) + "\n").encode()
+        self._kept.clear()
+        while data:
+            data = data[os.write(self._fd, data):]
 
     def close(self) -> None:
-        self._file.close()
+        if self._fd >= 0:
+            self.flush()
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> Self:
         return self

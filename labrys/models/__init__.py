@@ -43,6 +43,7 @@ from labrys.models._model import (
     State,
     call_from_operation,
     freeze,
+    partitionable,
     show,
 )
 from labrys.models._multi_register import MultiRegister
@@ -108,5 +109,6 @@ __all__ = [
     "call_from_operation",
     "freeze",
     "get_model",
+    "partitionable",
     "show",
 ]

@@ -26,6 +26,7 @@ from labrys.errors import UsageError
 from labrys.models._model import (
     Call,
     Inconsistent,
+    Model,
     Part,
     State,
     bad_value,
@@ -156,8 +157,12 @@ class KV:
         by_key: dict[Hashable, list[Call]] = {}
         for call in calls:
             by_key.setdefault(call.value[0], []).append(call)
-        return [Part(key=key, calls=part, model=_KeyModel(key=key, initial=self.initial))
+        return [Part(key=key, calls=part, model=self.key_model(key))
                 for key, part in by_key.items()]
+
+    def key_model(self, key: Hashable) -> Model:
+        """The model of one key's part: a single value, read, put and appended to."""
+        return _KeyModel(key=key, initial=self.initial)
 
     def describe_op(self, call: Call) -> str:
         return _describe(call)

@@ -218,6 +218,13 @@ class Partitionable(Protocol):
         ...
 
 
+def partitionable(model: Model) -> bool:
+    """Whether ``model`` is `Partitionable`: the same answer as ``isinstance``, which on
+    a runtime-checkable protocol inspects every attribute on every call (a tenth of a
+    millisecond on Python 3.11, paid per history checked)."""
+    return callable(getattr(model, "partition", None))
+
+
 def with_f(call: Call, f: str) -> Call:
     """``call`` with its function renamed (aliases such as ``r`` become ``read``)."""
     if f == call.f:

@@ -22,6 +22,7 @@ nemesis                ops                                    acts through
                        scramble-clock, reset-clock            (libfaketime)
 `LoseUnsyncedNemesis`  lose-unsynced NODES (no heal: the      the target's `Killable`, the
                        nodes run again when it returns)       nodes' `LazyDisks`
+`MemberNemesis`        remove-member NODES, add-member        the target's `Membership`
 =====================  =====================================  ============================
 
 Every fault is declared once, in the table `FAULTS` (``_faults``): its name (what
@@ -64,6 +65,7 @@ from labrys.nemesis._grudge import (
     minority_third,
     parse_components,
 )
+from labrys.nemesis._member import MemberNemesis, Membership
 from labrys.nemesis._nemesis import Composed, Nemesis, NemesisOp, compose
 from labrys.nemesis._package import NemesisOptions, Package, package
 from labrys.nemesis._packet import PacketNemesis
@@ -83,6 +85,8 @@ __all__ = [
     "KillNemesis",
     "Killable",
     "LoseUnsyncedNemesis",
+    "MemberNemesis",
+    "Membership",
     "Nemesis",
     "NemesisOp",
     "NemesisOptions",

@@ -16,12 +16,14 @@ its nemesis on a cluster. Each reader takes what it needs from the one table:
 Adding a fault is one entry here plus its nemesis (a class with ``fs``, ``invoke``,
 ``heal`` and ``teardown``, see `Nemesis`), e.g.::
 
-    Fault(name="member", summary="remove a member from the cluster, then add it back",
+    Fault(name="member", summary="remove members from the cluster, then add them back",
           starts=("remove-member",), heal="add-member", needs=Membership,
-          needs_why="remove and add members", arm=_arm_member)
+          needs_why="remove and add members", targets=MEMBER_TARGETS,
+          arm=_arm_process(MemberNemesis))
 
 The table's order is the order of the final heal: network faults first, so that nodes
-resumed and restarted afterwards come back to a whole network.
+resumed and restarted afterwards come back to a whole network, and members last, so
+that the members added back join a cluster whose every other node runs.
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ from labrys.nemesis._disk import (
     prepare_lazy_disks,
     settle_lazy_disks,
 )
+from labrys.nemesis._member import MEMBER_TARGETS, MemberNemesis, Membership
 from labrys.nemesis._nemesis import Nemesis, NemesisOp
 from labrys.nemesis._packet import PacketNemesis
 from labrys.nemesis._partition import PartitionNemesis
 from labrys.nemesis._process import Killable, KillNemesis, Pausable, PauseNemesis
+from labrys.nemesis._select import NODE_SPECS
 from labrys.options import Option, positive_float, positive_int
 
 
@@ -92,6 +96,9 @@ class Fault:
         options: its ``--option`` keys.
         choice_key: None when a start op's value is the drawn choice itself (``kill
             "one"``); else the key it goes under (``start-loss {"nodes": "one"}``).
+        targets: the node specs its start ops may draw (``--fault-targets`` narrows
+            them, and its nemesis keeps those that fit the cluster); empty for a fault
+            that does not aim at nodes (``partition``, which draws topologies).
         prepare: what the cluster must do before the database is set up on it, if
             anything (``lose-unsynced``: put data directories on lazy disks).
         settle: what it must do once the database is set up, before the workload
@@ -107,6 +114,7 @@ class Fault:
     needs_why: str = ""
     options: Mapping[str, Option] = field(default_factory=dict)
     choice_key: str | None = None
+    targets: tuple[str, ...] = NODE_SPECS
     prepare: Callable[[Cluster], None] | None = None
     settle: Callable[[Cluster], None] | None = None
 
@@ -126,6 +134,23 @@ class Fault:
                 f"target {type(target).__name__} cannot take the {self.name} fault: it does "
                 f"not implement {self.needs.__name__} ({self.needs_why})"
             )
+
+    def node_specs(self, requested: Sequence[str] | None) -> tuple[str, ...] | None:
+        """The node specs this fault draws from, given ``--fault-targets``: those
+        requested that it can take; None when none were requested (its nemesis then
+        takes every spec of `targets` that fits the cluster and target).
+
+        Raises:
+            UsageError: specs were requested and this fault can take none of them.
+        """
+        if requested is None or not self.targets:
+            return None
+        usable = tuple(spec for spec in requested if spec in self.targets)
+        if not usable:
+            raise UsageError(
+                f"the {self.name} fault can aim at {', '.join(self.targets)}, none of the "
+                f"fault targets asked for ({', '.join(requested)})")
+        return usable
 
     def settings(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """This fault's option values: those in ``given``, defaults for the rest."""
@@ -183,7 +208,7 @@ def _arm_clock(s: FaultSetting) -> Armed:
 
 
 def _arm_process(
-    kind: type[KillNemesis | PauseNemesis | LoseUnsyncedNemesis],
+    kind: type[KillNemesis | PauseNemesis | LoseUnsyncedNemesis | MemberNemesis],
 ) -> Callable[[FaultSetting], Armed]:
     def arm(s: FaultSetting) -> Armed:
         nemesis = kind(s.cluster, target=s.target, rng=s.rng, node_specs=s.node_specs)
@@ -194,7 +219,8 @@ def _arm_process(
 FAULTS: dict[str, Fault] = {fault.name: fault for fault in [
     Fault(name="partition", summary="cut the network into parts (halves, one, primaries, "
           "majorities-ring, bridge… see --topologies)",
-          starts=("start-partition",), heal="stop-partition", arm=_arm_partition),
+          starts=("start-partition",), heal="stop-partition", targets=(),
+          arm=_arm_partition),
     Fault(name="loss", summary="lose a share of the packets some nodes receive",
           starts=("start-loss",), heal="stop-loss", choice_key="nodes",
           options=_table(Option(name="loss_probability", default=0.5, parse=_probability,
@@ -231,5 +257,10 @@ FAULTS: dict[str, Fault] = {fault.name: fault for fault in [
           needs_why="kill and start the database on a node",
           prepare=prepare_lazy_disks, settle=settle_lazy_disks,
           arm=_arm_process(LoseUnsyncedNemesis)),
+    Fault(name="member", summary="remove members from the cluster (never below a majority of "
+          "its size), then add them back as new members with empty data directories",
+          starts=("remove-member",), heal="add-member", needs=Membership,
+          needs_why="remove a member from its cluster and add it back as a new one",
+          targets=MEMBER_TARGETS, arm=_arm_process(MemberNemesis)),
 ]}
 """Every fault by the name ``--nemesis`` takes, in the order the final heal undoes them."""

@@ -44,8 +44,9 @@ class NemesisOptions:
         faults: names from `FAULTS`; empty for a run without faults.
         interval_s: seconds between consecutive nemesis ops.
         topologies: partitions to choose from; None for all that fit.
-        node_specs: node specs for kill, pause, packet and clock faults; None for all
-            that fit.
+        node_specs: node specs for the faults that aim at nodes (kill, pause, packet,
+            clock, disk, member), each fault drawing from those it can take; None for
+            all that fit.
         settings: values of the faults' options by name (``loss_probability``,
             ``delay_ms``…, as each `Fault.options` declares them); the declared
             defaults for the rest.
@@ -119,7 +120,7 @@ def package(
         fault.name: fault.arm(FaultSetting(
             cluster=cluster, target=target, rng=nemesis_rng,
             options=fault.settings(options.settings), topologies=options.topologies,
-            node_specs=options.node_specs))
+            node_specs=fault.node_specs(options.node_specs)))
         for fault in requested
     }
     return Package(

@@ -67,19 +67,20 @@ class Primaries(Protocol):
 
 
 def node_specs_for(
-    cluster: Cluster, target: object, requested: Sequence[str] | None
+    cluster: Cluster, target: object, requested: Sequence[str] | None, *,
+    allowed: Sequence[str] = NODE_SPECS,
 ) -> tuple[str, ...]:
     """The node specs a fault may draw from: `requested`, or all that fit by default.
 
     ``primaries`` fits a target that implements `Primaries`; ``minority`` a cluster
-    of 3 nodes or more.
+    of 3 nodes or more; none fits that is not ``allowed`` (the fault's own limits).
 
     Raises:
         UsageError: if a requested spec does not fit, or none is left.
     """
     fits = tuple(
         s
-        for s in NODE_SPECS
+        for s in allowed
         if (s != "primaries" or isinstance(target, Primaries))
         and (s != "minority" or len(cluster.nodes) >= 3)
     )

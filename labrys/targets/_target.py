@@ -23,7 +23,7 @@ system or process table, so it runs unchanged on every runtime.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -95,6 +95,11 @@ class TargetEntry:
     installs it on this machine (whose namespaces are the local runtime's nodes), the
     docker runtime builds it into the target's image, and the ssh runtime installs what
     a machine lacks of it with apt.
+
+    Attributes:
+        workload_defaults: values this target gives workload options a user did not
+            set, as ``--option`` text: what its database claims where a workload asks
+            (etcd: ``isolation=strict-serializable`` for the transactional workloads).
     """
 
     name: str
@@ -102,3 +107,9 @@ class TargetEntry:
     options: Mapping[str, Option]
     make: Callable[[Mapping[str, Any]], Target]
     packages: tuple[str, ...] = ()
+    workload_defaults: Mapping[str, str] = field(default_factory=dict)
+
+    def workload_options(self, given: Mapping[str, str]) -> dict[str, str]:
+        """The ``--option`` text a workload is made from: ``given``, and this target's
+        `workload_defaults` for what it leaves out."""
+        return {**self.workload_defaults, **given}

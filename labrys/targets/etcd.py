@@ -1,4 +1,4 @@
-"""etcd: a Raft key-value store, one member per node, and a register client over HTTP.
+"""etcd: a Raft key-value store, one member per node, and its clients over HTTP.
 
 Set-up. Every node runs one member listening on the node's own address (peers on
 2380, clients on 2379), with a data directory the node gives it (`Node.data_dir`: on a
@@ -14,28 +14,23 @@ Readiness is ``GET /health`` on every member (``{"health":"true"}`` once the mem
 has a leader and has applied its entries); ``etcdctl endpoint health`` would do, but
 waits on long dial timeouts.
 
-The client speaks etcd's v3 API through its JSON gateway (``/v3/kv/range``,
-``/v3/kv/put``, ``/v3/kv/txn``) with httpx. Why not gRPC: the Python ``etcd3``
-package no longer works with current protobuf, and the gateway is the same v3 API
-(same linearizable and serializable reads, same transactions) with keys and values
-in base64, so an HTTP client with per-request timeouts is all a register needs.
+Clients speak etcd's v3 API through its JSON gateway with httpx (`_etcd_gateway` says
+why not gRPC, and which errors are definite): the key-value kinds in `_etcd_clients`
+(register, set, counter, and list-append and rw-register as guarded transactions), the
+watch workload's in `_etcd_watch`, the lock workload's in `_etcd_lock`. Reads are
+linearizable by default (etcd's default: the read goes through the leader's read
+index); ``--option read_mode=serializable`` makes them serializable: the member answers
+from its own state at once, which under a partition is stale, and the checkers should
+say so.
 
-Errors decide verdicts, so they are a table (Maelstrom's ``errors.edn`` idea): a
-request that never reached etcd (connection refused, connect timeout) certainly did
-not happen, ``fail``; a read that failed for any reason changed nothing, ``fail``; a
-write or cas that was sent and not answered, or answered with an error, may have been
-applied, ``info``. A cas whose comparison was false is a definite ``fail``.
-
-Reads are linearizable by default (etcd's default: the read goes through the
-leader's read index). ``--option read_mode=serializable`` makes them serializable:
-the member answers from its local state at once, which under a partition is stale,
-and the register workload's checker should say so.
+Membership (the ``member`` fault, `_etcd_members`): a member is removed through another
+member, and added back as a new member, with a new ID and an emptied data directory,
+started with ``--initial-cluster-state existing`` and the members as they are then, as
+etcd's runtime reconfiguration guide describes for replacing a machine.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import signal
 import threading
@@ -47,17 +42,19 @@ from typing import Any
 
 import httpx
 
-from labrys.client import Client, Completion
+from labrys.client import Client
 from labrys.control import Cluster, Node, Process
 from labrys.errors import TargetError, UsageError
-from labrys.generator import Invocation
-from labrys.history import OpType
-from labrys.options import Option, choice, positive_float
+from labrys.options import Option, choice, positive_float, positive_int
 from labrys.targets._daemons import version_output
+from labrys.targets._etcd_clients import KV_KINDS, KvClient
+from labrys.targets._etcd_gateway import CLIENT_PORT, PEER_PORT
+from labrys.targets._etcd_lock import GUARDS, LockClient
+from labrys.targets._etcd_members import member_list, reconfigure
+from labrys.targets._etcd_watch import WatchClient
 from labrys.targets._target import TargetEntry
 
-CLIENT_PORT = 2379
-PEER_PORT = 2380
+CLIENT_KINDS = (*KV_KINDS, "watch", "lock")
 _START_TIMEOUT_S = 30.0
 _STOP_GRACE_S = 1.0
 """How long teardown waits after SIGTERM before SIGKILL. A leader asked to stop tries to
@@ -78,6 +75,17 @@ OPTIONS: dict[str, Option] = {
         Option(name="client_timeout_s", default=5.0, parse=positive_float,
                expected="a number of seconds > 0",
                help="each request's timeout; past it a write is indeterminate (info)"),
+        Option(name="watch_s", default=1.0, parse=positive_float,
+               expected="a number of seconds > 0",
+               help="how long each op of the watch workload watches before it returns"),
+        Option(name="lease_ttl_s", default=2, parse=positive_int,
+               expected="a whole number of seconds > 0",
+               help="the lease a lock is held with (lock workload; etcd raises it to "
+                    "its minimum, 1.5 election timeouts, if lower)"),
+        Option(name="lock_guard", default="none", parse=choice(*GUARDS),
+               expected=" or ".join(GUARDS),
+               help="lock workload: none (the lock alone protects the update) or "
+                    "lock-key (the update's write requires the lock key: fencing)"),
     ]
 }
 
@@ -95,15 +103,22 @@ class Etcd:
         binary: the etcd executable.
         read_mode: ``linearizable`` or ``serializable``.
         client_timeout_s: per-request timeout of the clients it opens.
+        watch_s: how long a watch op of the watch client watches.
+        lease_ttl_s: the TTL of the lock client's leases.
+        lock_guard: whether the lock client's updates are fenced by the lock key.
         store_only: etcd is another target's store (Patroni's), standing for machines of
             its own, so its data is never on a lazy disk.
     """
 
     def __init__(self, *, binary: str, read_mode: str, client_timeout_s: float,
+                 watch_s: float = 1.0, lease_ttl_s: int = 2, lock_guard: str = "none",
                  store_only: bool = False) -> None:
         self.binary = binary
         self.read_mode = read_mode
         self.client_timeout_s = client_timeout_s
+        self.watch_s = watch_s
+        self.lease_ttl_s = lease_ttl_s
+        self.lock_guard = lock_guard
         self.store_only = store_only
         self._cluster: Cluster | None = None
         self._members: dict[str, _Member] = {}
@@ -144,14 +159,25 @@ class Etcd:
         return [node.directory / "etcd.log"]
 
     def client_kinds(self) -> tuple[str, ...]:
-        return ("register",)
+        return CLIENT_KINDS
 
     def open_client(self, kind: str, node: Node) -> Client:
-        if kind != "register":
-            raise UsageError(f"etcd has no {kind!r} client; it supports: register")
-        return RegisterClient(node=node.name, address=node.address,
-                              serializable=self.read_mode == "serializable",
-                              timeout_s=self.client_timeout_s)
+        """A client of ``node``'s member, falling back on the others, in the cluster's
+        order, while that member refuses connections (`_etcd_gateway` says why)."""
+        assert self._cluster is not None
+        members = {node.name: node.address} | {n.name: n.address for n in self._cluster.nodes}
+        serializable = self.read_mode == "serializable"
+        if kind in KV_KINDS:
+            return KvClient(kind, members=members, serializable=serializable,
+                            timeout_s=self.client_timeout_s)
+        if kind == "watch":
+            return WatchClient(members=members, watch_s=self.watch_s,
+                               timeout_s=self.client_timeout_s)
+        if kind == "lock":
+            return LockClient(members=members,
+                              lease_ttl_s=self.lease_ttl_s, guard=self.lock_guard,
+                              serializable=serializable, timeout_s=self.client_timeout_s)
+        raise UsageError(f"etcd has no {kind!r} client; it supports: {', '.join(CLIENT_KINDS)}")
 
     def start(self, node: str) -> None:
         """Start the member on ``node`` again with its data, if it is not running."""
@@ -167,6 +193,39 @@ class Etcd:
             member = self._members.pop(node, None)
         if member is not None:
             member.process.kill()
+
+    def remove_member(self, node: str) -> None:
+        """Remove ``node``'s member from the cluster (asking another member), then make
+        sure its process is gone: a removed member stops by itself once it hears of its
+        removal, but one that is cut off never hears."""
+        others = self._other_addresses(node)
+        ids = [m["ID"] for m in member_list(others, node=node) if m.get("name") == node]
+        if ids:
+            reconfigure(others, "/v3/cluster/member/remove", {"ID": ids[0]}, node=node,
+                        done=lambda now: all(m["ID"] != ids[0] for m in now))
+        with self._lock:
+            member = self._members.pop(node, None)
+        if member is not None and member.process.wait(timeout_s=_STOP_GRACE_S) is None:
+            member.process.kill()
+
+    def add_member(self, node: str) -> None:
+        """Add ``node`` as a new member (a new ID, an empty data directory), start it
+        with ``--initial-cluster-state existing`` and the members as they are now, and
+        wait until it serves."""
+        target = self._node(node)
+        peer = f"http://{target.address}:{PEER_PORT}"
+        others = self._other_addresses(node)
+        members = member_list(others, node=node)
+        if not any(peer in m.get("peerURLs", []) for m in members):
+            members = reconfigure(others, "/v3/cluster/member/add", {"peerURLs": [peer]},
+                                  node=node,
+                                  done=lambda now: any(peer in m.get("peerURLs", []) for m in now))
+        peers = [f"{m['name']}={m['peerURLs'][0]}" for m in members
+                 if m.get("name") and m.get("peerURLs") and peer not in m["peerURLs"]]
+        data = self._data_dir(target)
+        target.run(["find", str(data), "-mindepth", "1", "-delete"]).check()
+        self._spawn(target, state="existing", peers=[*peers, f"{node}={peer}"])
+        self._wait_healthy(target, time.monotonic() + _START_TIMEOUT_S)
 
     def pause(self, node: str) -> None:
         """SIGSTOP the member on ``node``."""
@@ -210,15 +269,22 @@ class Etcd:
         node.make_dir("etcd-data")
         return node.directory / "etcd-data"
 
+    def _other_addresses(self, node: str) -> dict[str, str]:
+        """The running members other than ``node``'s: name to address."""
+        with self._lock:
+            return {name: m.node.address for name, m in self._members.items() if name != node}
+
     def _signal(self, node: str, sig: int) -> None:
         with self._lock:
             member = self._members.get(node)
         if member is not None and member.process.alive:
             member.process.signal(sig)
 
-    def _spawn(self, node: Node, *, state: str) -> None:
+    def _spawn(self, node: Node, *, state: str, peers: list[str] | None = None) -> None:
+        """Start the member on ``node``; ``peers`` (``name=url``) is the cluster it joins,
+        every node by default (a restart on its old data ignores it)."""
         assert self._cluster is not None
-        peers = ",".join(f"{n.name}=http://{n.address}:{PEER_PORT}" for n in self._cluster.nodes)
+        peers = peers or [f"{n.name}=http://{n.address}:{PEER_PORT}" for n in self._cluster.nodes]
         argv = [
             self.binary,
             "--name", node.name,
@@ -227,7 +293,7 @@ class Etcd:
             "--initial-advertise-peer-urls", f"http://{node.address}:{PEER_PORT}",
             "--listen-client-urls", f"http://{node.address}:{CLIENT_PORT}",
             "--advertise-client-urls", f"http://{node.address}:{CLIENT_PORT}",
-            "--initial-cluster", peers,
+            "--initial-cluster", ",".join(peers),
             "--initial-cluster-state", state,
             "--initial-cluster-token", "labrys",
             "--logger", "zap",
@@ -262,84 +328,14 @@ class Etcd:
             time.sleep(0.1)
 
 
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def _unb64(text: str) -> str:
-    return base64.b64decode(text).decode()
-
-
-class RegisterClient:
-    """Read, write and cas of ``[key, value]`` over etcd's JSON gateway.
-
-    Keys are ``labrys/<key>``; values are integers stored as their JSON text.
-    """
-
-    def __init__(self, *, node: str, address: str, serializable: bool, timeout_s: float):
-        self.node = node
-        self.serializable = serializable
-        self._http = httpx.Client(base_url=f"http://{address}:{CLIENT_PORT}",
-                                  timeout=httpx.Timeout(timeout_s, connect=1.0))
-
-    def invoke(self, invocation: Invocation) -> Completion:
-        key, value = invocation.value
-        path, body = self._request(invocation.f, key, value)
-        try:
-            response = self._http.post(path, json=body)
-            data = response.json()
-        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-            return self._fail(invocation, f"not sent: {type(e).__name__}")
-        except (httpx.HTTPError, ValueError) as e:
-            return self._unknown(invocation, f"{type(e).__name__}: {e}".rstrip(": "))
-        if response.status_code != 200 or "error" in data:
-            return self._unknown(invocation, str(data.get("error") or data.get("message")
-                                                 or f"HTTP {response.status_code}"))
-        return self._result(invocation, key, value, data)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def _request(self, f: str, key: Any, value: Any) -> tuple[str, dict[str, Any]]:
-        k = _b64(f"labrys/{key}")
-        if f == "read":
-            return "/v3/kv/range", {"key": k, "serializable": self.serializable}
-        if f == "write":
-            return "/v3/kv/put", {"key": k, "value": _b64(json.dumps(value))}
-        if f == "cas":
-            old, new = value
-            return "/v3/kv/txn", {
-                "compare": [{"key": k, "target": "VALUE", "result": "EQUAL",
-                             "value": _b64(json.dumps(old))}],
-                "success": [{"requestPut": {"key": k, "value": _b64(json.dumps(new))}}],
-            }
-        raise UsageError(f"the etcd register client cannot do {f!r}; it does read, write, cas")
-
-    def _result(self, invocation: Invocation, key: Any, value: Any,
-                data: Mapping[str, Any]) -> Completion:
-        if invocation.f == "read":
-            kvs = data.get("kvs") or []
-            read = json.loads(_unb64(kvs[0]["value"])) if kvs else None
-            return Completion(type=OpType.OK, value=[key, read], node=self.node)
-        if invocation.f == "cas" and not data.get("succeeded", False):
-            return Completion(type=OpType.FAIL, value=[key, value], error="cas mismatch",
-                              node=self.node)
-        return Completion(type=OpType.OK, value=[key, value], node=self.node)
-
-    def _fail(self, invocation: Invocation, error: str) -> Completion:
-        return Completion(type=OpType.FAIL, value=invocation.value, error=error, node=self.node)
-
-    def _unknown(self, invocation: Invocation, error: str) -> Completion:
-        # A read changes nothing, so a read that went wrong is as if it never happened.
-        kind = OpType.FAIL if invocation.f == "read" else OpType.INFO
-        return Completion(type=kind, value=invocation.value, error=error, node=self.node)
-
-
 def _make(options: Mapping[str, Any]) -> Etcd:
     return Etcd(binary=options["etcd_binary"], read_mode=options["read_mode"],
-                client_timeout_s=options["client_timeout_s"])
+                client_timeout_s=options["client_timeout_s"], watch_s=options["watch_s"],
+                lease_ttl_s=options["lease_ttl_s"], lock_guard=options["lock_guard"])
 
 
 ENTRY = TargetEntry(name="etcd", summary="etcd (Raft key-value store), one member per node",
                     options=OPTIONS, make=_make,
-                    packages=("etcd-server",))
+                    packages=("etcd-server",),
+                    # etcd's API guarantees: its transactions are strictly serializable.
+                    workload_defaults={"isolation": "strict-serializable"})

@@ -12,10 +12,18 @@
 //! side's job, and a malformed encoding is a `ValueError`, never a wrong verdict.
 
 mod budget;
+mod edn;
+mod history;
+mod json;
 mod linear;
 mod memo;
 mod model;
+mod readmap;
+mod reader;
+mod registers;
 mod sequential;
+mod txn;
+mod value;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -186,6 +194,9 @@ fn micro_kinds() -> Vec<(&'static str, i64)> {
 fn labrys_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(micro_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(history::read_history, m)?)?;
+    m.add_function(wrap_pyfunction!(history::clean_list_append_ops, m)?)?;
+    m.add_class::<history::NativeHistory>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

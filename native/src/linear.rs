@@ -85,10 +85,10 @@ fn class_predecessors(part: &Part, machine: &Machine, symmetry: bool) -> Vec<u32
     let mut pred = vec![NIL; n];
     if symmetry {
         let mut last: hashbrown::HashMap<&[crate::model::Micro], u32> = hashbrown::HashMap::new();
-        for i in 0..n {
+        for (i, slot) in pred.iter_mut().enumerate() {
             if part.returns[i] < 0 {
                 if let Some(p) = last.insert(machine.micros_of(i), i as u32) {
-                    pred[i] = p;
+                    *slot = p;
                 }
             }
         }

@@ -20,7 +20,7 @@
 //! interner of slot vectors. Either way the search sees a state as one `u64`, which is
 //! what the memo hashes.
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashTable};
 
 /// Micro-operation kinds, as the Python side encodes them.
 pub const READ: i64 = 0;
@@ -39,28 +39,102 @@ pub struct Micro {
 }
 
 /// Strings for `append`: the texts of value ids, and concatenations made so far.
+///
+/// Every string lives in one arena (`bytes`), so that a new concatenation costs one
+/// copy into it and no allocation of its own; `by_text` finds a string's id by content,
+/// so that equal strings always share one id, however they were made. A string's hash
+/// is polynomial, `h(a + b) = h(a) * P^len(b) + h(b)`, so the hash of a concatenation
+/// comes from its halves' without reading either.
 pub struct Texts {
-    /// The text of each id; None for a value that is not a string.
-    texts: Vec<Option<Box<str>>>,
-    by_text: HashMap<Box<str>, i64>,
+    arena: Vec<u8>,
+    /// Each id's text, as a `Span`; `len == NO_TEXT` for a value that is not a string.
+    spans: Vec<Span>,
+    by_text: HashTable<i64>,
     concat: HashMap<(i64, i64), i64>,
     /// The id of nil, if the history has one: appending to nil gives the appended value.
     none_id: i64,
     pub bytes: usize,
 }
 
+const NO_TEXT: usize = usize::MAX;
+const P: u64 = 0x100_0000_01b3;
+
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    len: usize,
+    /// The polynomial hash of the text, and `P^len`.
+    hash: u64,
+    power: u64,
+}
+
+/// The polynomial hash of a text, and `P^len`.
+fn poly(text: &[u8]) -> (u64, u64) {
+    text.iter().fold((0u64, 1u64), |(h, p), &b| (h.wrapping_mul(P).wrapping_add(b as u64 + 1), p.wrapping_mul(P)))
+}
+
+/// A polynomial hash mixed so that every bit of it counts (the table uses the low bits
+/// to place and the high bits to compare).
+fn mixed(h: u64) -> u64 {
+    let mut x = h ^ (h >> 31);
+    x = x.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x ^ (x >> 29)
+}
+
 impl Texts {
     pub fn new(texts: Vec<Option<String>>, none_id: i64) -> Self {
-        let mut by_text = HashMap::new();
-        let mut bytes = 0;
-        let texts: Vec<Option<Box<str>>> = texts.into_iter().map(|t| t.map(String::into_boxed_str)).collect();
-        for (id, t) in texts.iter().enumerate() {
-            if let Some(t) = t {
-                bytes += t.len() + 48;
-                by_text.entry(t.clone()).or_insert(id as i64);
+        let mut t = Texts {
+            arena: Vec::new(),
+            spans: Vec::with_capacity(texts.len()),
+            by_text: HashTable::new(),
+            concat: HashMap::new(),
+            none_id,
+            bytes: 0,
+        };
+        for (id, text) in texts.into_iter().enumerate() {
+            match text {
+                Some(text) => {
+                    let start = t.arena.len();
+                    t.arena.extend_from_slice(text.as_bytes());
+                    let (hash, power) = poly(text.as_bytes());
+                    let span = Span { start, len: text.len(), hash, power };
+                    t.spans.push(span);
+                    if t.find(span).is_none() {
+                        t.index(id as i64);
+                    }
+                }
+                None => t.spans.push(Span { start: 0, len: NO_TEXT, hash: 0, power: 1 }),
             }
         }
-        Texts { texts, by_text, concat: HashMap::new(), none_id, bytes }
+        t.bytes = t.arena.capacity() + t.spans.capacity() * 32;
+        t
+    }
+
+    fn span(&self, id: i64) -> Option<Span> {
+        let span = *self.spans.get(usize::try_from(id).ok()?)?;
+        (span.len != NO_TEXT).then_some(span)
+    }
+
+    fn bytes_of(&self, span: Span) -> &[u8] {
+        &self.arena[span.start..span.start + span.len]
+    }
+
+    /// The id of an earlier string with the text of `span`.
+    fn find(&self, span: Span) -> Option<i64> {
+        let text = self.bytes_of(span);
+        self.by_text
+            .find(mixed(span.hash), |&id| {
+                let other = self.spans[id as usize];
+                other.hash == span.hash && other.len == span.len && self.bytes_of(other) == text
+            })
+            .copied()
+    }
+
+    fn index(&mut self, id: i64) {
+        let hash = mixed(self.spans[id as usize].hash);
+        let mut table = std::mem::take(&mut self.by_text);
+        table.insert_unique(hash, id, |&i| mixed(self.spans[i as usize].hash));
+        self.by_text = table;
     }
 
     /// The id of `held` with `added` appended, or an error naming why it cannot be done.
@@ -71,21 +145,29 @@ impl Texts {
         if let Some(&id) = self.concat.get(&(held, added)) {
             return Ok(id);
         }
-        let (left, right) = match (self.text(held), self.text(added)) {
-            (Some(l), Some(r)) => (l, r),
-            _ => return Err("append needs string values".to_string()),
+        let (Some(l), Some(r)) = (self.span(held), self.span(added)) else {
+            return Err("append needs string values".to_string());
         };
-        let mut joined = String::with_capacity(left.len() + right.len());
-        joined.push_str(left);
-        joined.push_str(right);
-        let joined = joined.into_boxed_str();
-        let id = match self.by_text.get(&joined) {
-            Some(&id) => id,
+        // Build the concatenation at the end of the arena; keep it only if it is new.
+        let start = self.arena.len();
+        self.arena.extend_from_within(l.start..l.start + l.len);
+        self.arena.extend_from_within(r.start..r.start + r.len);
+        let span = Span {
+            start,
+            len: l.len + r.len,
+            hash: l.hash.wrapping_mul(r.power).wrapping_add(r.hash),
+            power: l.power.wrapping_mul(r.power),
+        };
+        let id = match self.find(span) {
+            Some(id) => {
+                self.arena.truncate(start);
+                id
+            }
             None => {
-                let id = self.texts.len() as i64;
-                self.bytes += 2 * joined.len() + 64;
-                self.texts.push(Some(joined.clone()));
-                self.by_text.insert(joined, id);
+                let id = self.spans.len() as i64;
+                self.spans.push(span);
+                self.index(id);
+                self.bytes += span.len + 56;
                 id
             }
         };
@@ -95,7 +177,8 @@ impl Texts {
     }
 
     fn text(&self, id: i64) -> Option<&str> {
-        self.texts.get(usize::try_from(id).ok()?)?.as_deref()
+        // The arena holds only whole UTF-8 strings and their concatenations.
+        std::str::from_utf8(self.bytes_of(self.span(id)?)).ok()
     }
 }
 
@@ -165,6 +248,11 @@ impl Machine {
     /// Operation `op`'s micro-operations: equal slices mean identical effects.
     pub fn micros_of(&self, op: usize) -> &[Micro] {
         &self.micros[self.starts[op]..self.starts[op + 1]]
+    }
+
+    /// The string a one-slot state holds, if it is one (kv values, appended to).
+    pub fn text_of(&self, state: u64) -> Option<&str> {
+        self.texts.as_ref()?.text(state as i64)
     }
 
     /// Bytes held by the interners, for the memory budget.

@@ -74,9 +74,9 @@ pub fn search(part: &Part, machine: &mut Machine, meter: &mut Meter) -> Outcome 
     let c = Chains::new(part);
     let mut optional_id = vec![u32::MAX; n];
     let mut no = 0u32;
-    for i in 0..n {
-        if !c.known[i] {
-            optional_id[i] = no;
+    for (id, &known) in optional_id.iter_mut().zip(&c.known) {
+        if !known {
+            *id = no;
             no += 1;
         }
     }

@@ -40,7 +40,10 @@ def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(
     spec = TestSpec(nemesis=("partition", "kill"), nemesis_interval_s=3.0, time_limit_s=15.0,
                     concurrency=5, rate=100.0, seed=7, store=str(tmp_path),
                     runtime=runtime.name, runtime_options=runtime.options,
-                    options={"etcd_binary": ETCD, "ops_per_key": "50"})
+                    options={"etcd_binary": ETCD, "ops_per_key": "50",
+                             # A kill of the leader leaves requests hanging until the
+                             # client timeout: short, so a 3 s kill still sees progress.
+                             "client_timeout_s": "1"})
     out = io.StringIO()
     outcome = run_test(spec, console=Console(file=out, width=120), command=["pytest"])
 
@@ -49,7 +52,8 @@ def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(
     assert outcome.exit_code == {True: 0, False: 1, "unknown": 2}[outcome.verdict.valid]
 
     run = outcome.run.path
-    assert run.parent == tmp_path / "etcd-register-partition+kill-etcd_binary=etcd-ops_per_key=50"
+    assert run.parent == tmp_path / ("etcd-register-partition+kill-client_timeout_s=1-"
+                                     "etcd_binary=etcd-ops_per_key=50")
     assert (tmp_path / "latest").resolve() == run.resolve()
     for name in ("test.json", "history.jsonl", "results.json", "labrys.log"):
         assert (run / name).stat().st_size > 0, name
@@ -66,8 +70,32 @@ def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(
     nemesis_fs = {op.f for op in history if op.process == "nemesis"}
     assert {"start-partition", "kill"} & nemesis_fs
     assert "stop-partition" in nemesis_fs  # the final heal is in the history
+    # Kills aim at a random node spec (this seed draws "one" first): while a kill leaves
+    # a majority up, the clients keep completing operations, those of the killed member
+    # through another member (none fails for a refused connection).
+    kills = _kills_leaving_a_majority(history)
+    assert kills, "this seed's schedule kills one node"
+    for start_ns, end_ns in kills:
+        assert any(start_ns < op.time < end_ns for op in oks), (start_ns, end_ns)
+        refused = [op for op in history if op.is_client and start_ns < op.time < end_ns
+                   and "Connection refused" in (op.error or "")]
+        assert refused == [], refused[:3]
 
     assert runtime.left(_cluster_name(run)) == []
+
+
+def _kills_leaving_a_majority(history) -> list[tuple[int, int]]:
+    """When each kill that left a majority of the 3 members up was in force, in ns."""
+    spans, since = [], None
+    for op in history:
+        if op.process != "nemesis" or not isinstance(op.value, dict):
+            continue
+        if op.f == "kill" and len(op.value["killed"]) < 2:
+            since = op.time
+        elif op.f == "start" and since is not None:
+            spans.append((since, op.time))
+            since = None
+    return spans
 
 
 def test_ctrl_c_stops_the_workload_and_still_heals_checks_stores_and_cleans_up(tmp_path: Path):

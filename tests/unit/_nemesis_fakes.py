@@ -103,3 +103,17 @@ class FaketimeTarget:
 
     def clock_file(self, node):
         return self.cluster.node(node).directory / "clock"
+
+
+class MembershipTarget(ProcessTarget):
+    """Also removes and adds members, logging each call."""
+
+    def remove_member(self, node):
+        self.calls.append(("remove", node))
+
+    def add_member(self, node):
+        self.calls.append(("add", node))
+
+
+class LeaderMembershipTarget(LeaderTarget, MembershipTarget):
+    """Changes membership and knows its primaries."""

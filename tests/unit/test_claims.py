@@ -49,6 +49,17 @@ def test_etcd_reads_are_linearizable_by_default_and_serializable_reads_are_not()
         True, "etcd-api-guarantees")
 
 
+
+def test_etcd_claims_ordered_watches_and_disclaims_its_lock_without_fencing():
+    assert stance("etcd", "watch-ordered") == (True, "etcd-api-watch")
+    assert stance("etcd", "mutual-exclusion") == (False, "etcd-lock-notes")
+    assert stance("etcd", "no-lost-updates-under-lock") == (False, "etcd-lock-notes")
+    # Fencing with the lock key makes updates safe; the holds may still overlap.
+    assert stance("etcd", "no-lost-updates-under-lock", lock_guard="lock-key") == (
+        True, "etcd-lock-notes")
+    assert stance("etcd", "mutual-exclusion", lock_guard="lock-key") == (
+        False, "etcd-lock-notes")
+
 def test_redis_disclaims_lost_writes_whatever_the_configuration_the_most_specific_source_wins():
     # The default appendfsync everysec matches by default: the persistence page says it.
     assert stance("redis", "no-lost-writes") == (False, "redis-persistence")
@@ -151,6 +162,25 @@ def test_strict_serializability_is_decided_only_when_elle_searched_real_time(tmp
     strict = observe(tmp_path, spec, elle_verdict(*CLEAN, claim="strict-serializable"))
     assert REGISTRY.guarantees.judge(strict)["strict-serializable"] is Status.HELD
 
+
+
+def test_overlapping_holders_violate_mutual_exclusion_and_a_gap_ordered_watches(tmp_path):
+    lock = REGISTRY.guarantees.judge(observe(
+        tmp_path, TestSpec(target="etcd", workload="lock", nemesis=("pause",)),
+        anomaly_verdict("lock", "overlapping-holders")))
+    assert lock["mutual-exclusion"] is Status.VIOLATED
+    assert lock["no-lost-updates-under-lock"] is Status.HELD  # no lost update was found
+    assert lock["linearizable"] is Status.UNTESTED
+    # The lock's lost update is not Elle's lost update: no transactional model is judged.
+    lost = REGISTRY.guarantees.judge(observe(
+        tmp_path, TestSpec(target="etcd", workload="lock", nemesis=("kill",)),
+        anomaly_verdict("lock", "lost-update")))
+    assert lost["no-lost-updates-under-lock"] is Status.VIOLATED
+    assert lost["strict-serializable"] is lost["repeatable-read"] is Status.UNTESTED
+    watch = REGISTRY.guarantees.judge(observe(
+        tmp_path, TestSpec(target="etcd", workload="watch"), anomaly_verdict("watch", "gap")))
+    assert watch["watch-ordered"] is Status.VIOLATED
+    assert watch["mutual-exclusion"] is Status.UNTESTED
 
 def test_bank_anomalies_violate_serializability(tmp_path):
     o = observe(tmp_path, TestSpec(target="postgres", workload="bank"),

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labrys import _native as labrys_native_finder
 from labrys.checkers import CheckOptions
 from labrys.checkers import _native_engine as engine
 from labrys.checkers._linearizable import check_linearizable
@@ -149,10 +150,10 @@ def test_without_the_core_checks_run_in_python_and_say_so_once(monkeypatch, capl
     def missing():
         raise ImportError("No module named 'labrys_native'")
 
-    monkeypatch.setattr(engine, "_import_native", missing)
+    monkeypatch.setattr(labrys_native_finder, "_import_native", missing)
     engine.native_module.cache_clear()
     try:
-        caplog.set_level(logging.WARNING, logger=engine.__name__)
+        caplog.set_level(logging.WARNING, logger=labrys_native_finder.__name__)
         stale = parse_history("\n".join([
             '{"process": 0, "type": "invoke", "f": "write", "value": 1}',
             '{"process": 0, "type": "ok", "f": "write", "value": 1}',
@@ -165,7 +166,7 @@ def test_without_the_core_checks_run_in_python_and_say_so_once(monkeypatch, capl
             parts = parts_of(get_model("register"), stale)
             [o] = engine.search_parts(parts, sequential=False, budget=budget())
             assert o.valid is False and o.prefix == (0,)
-        warnings = [r for r in caplog.records if "native search core is not installed"
+        warnings = [r for r in caplog.records if "native core is not installed"
                     in r.getMessage()]
         assert len(warnings) == 1
         with pytest.raises(UsageError, match="native core is not installed"):

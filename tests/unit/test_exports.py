@@ -16,10 +16,10 @@ PUBLIC = {
     },
     "labrys.checkers": {
         "CHECKERS", "NOT_GIVEN", "TXN_MODELS", "UNKNOWN", "UNKNOWN_KINDS", "Anomaly",
-        "CheckOptions", "CheckerEntry", "Validity", "Verdict", "check_safe", "compose",
-        "exit_status",
-        "get_checker", "implied_anomalies", "impossible_models", "prohibited_anomalies",
-        "run_checker", "stronger_models", "worst",
+        "CheckOptions", "CheckerEntry", "OnlineCheck", "OnlineChecker", "OnlineFinding",
+        "Validity", "Verdict", "check_safe", "compose", "exit_status", "get_checker",
+        "implied_anomalies", "impossible_models", "make_online_checker", "online_check",
+        "prohibited_anomalies", "run_checker", "stronger_models", "worst",
     },
     "labrys.report": {
         "REPORT_NAME", "RawFile", "ReportSource", "for_check", "load_run", "print_verdict",
@@ -29,7 +29,7 @@ PUBLIC = {
         "CASRegister", "Call", "Counter", "FIFOQueue", "Inconsistent", "Independent", "KV",
         "MODELS", "Model", "MultiRegister", "Mutex", "NOT_GIVEN", "Part", "Partitionable",
         "Register", "SetModel", "State", "UnorderedQueue", "call_from_operation", "freeze",
-        "get_model", "show",
+        "get_model", "partitionable", "show",
     },
     "labrys.control": {
         "BASE_DIR", "Cluster", "ClusterSummary", "CommandResult", "DownReport",
@@ -40,7 +40,8 @@ PUBLIC = {
     },
     "labrys.nemesis": {
         "ClockNemesis", "ClockSkewable", "Composed", "FAULTS", "Fault", "Grudge", "KillNemesis",
-        "Killable", "LoseUnsyncedNemesis", "NODE_SPECS", "Nemesis", "NemesisOp", "NemesisOptions",
+        "Killable", "LoseUnsyncedNemesis", "MemberNemesis", "Membership", "NODE_SPECS",
+        "Nemesis", "NemesisOp", "NemesisOptions",
         "Package", "PacketNemesis", "PartitionNemesis", "Pausable", "PauseNemesis", "Primaries",
         "TOPOLOGIES", "bisect", "bridge", "complete_grudge", "compose", "faketime_env",
         "grudge_from_spec", "grudge_to_json", "majorities_ring", "majority", "minority_third",
@@ -69,7 +70,8 @@ PUBLIC = {
         "get_target", "node_packages",
     },
     "labrys.workloads": {
-        "HasFinalGenerator", "WORKLOADS", "Workload", "WorkloadEntry", "get_workload",
+        "HasFinalGenerator", "HasOnlineCheck", "WORKLOADS", "Workload", "WorkloadEntry",
+        "get_workload",
     },
 }
 

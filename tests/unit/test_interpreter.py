@@ -74,7 +74,7 @@ class FaultyNemesis(EchoClient):
 
 
 def interpret(generator, client_factory, *, concurrency=1, nemesis_client=None,
-              timeout_s=5.0, record=None) -> tuple[list[Op], list[str]]:
+              timeout_s=5.0, record=None, flush=lambda: None) -> tuple[list[Op], list[str]]:
     ops: list[Op] = []
     errors: list[str] = []
 
@@ -84,7 +84,7 @@ def interpret(generator, client_factory, *, concurrency=1, nemesis_client=None,
             record(op)
 
     Interpreter(generator=generator, concurrency=concurrency, open_client=client_factory,
-                nemesis=nemesis_client, record=keep, rng=random.Random(0),
+                nemesis=nemesis_client, record=keep, flush=flush, rng=random.Random(0),
                 call_timeout_s=timeout_s, node_of=lambda t: f"n{t + 1}",
                 on_error=errors.append).run()
     return ops, errors
@@ -173,8 +173,9 @@ def test_the_history_is_on_disk_while_a_call_is_still_in_flight(tmp_path: Path):
             seen_on_disk.append(len(read_history(path)))
             return super().invoke(invocation)
 
-    with JsonlWriter(path) as writer:
-        interpret(seq(once("a"), once("b")), lambda t: Watching(), record=writer.write)
+    with JsonlWriter(path, buffered=True) as writer:
+        interpret(seq(once("a"), once("b")), lambda t: Watching(), record=writer.write,
+                  flush=writer.flush)
     # When the call ran, its own invocation (and the previous op's pair) was written.
     assert seen_on_disk == [1, 3]
     assert len(read_history(path)) == 4

@@ -12,7 +12,7 @@ The layers, top to bottom (a module may import from its own layer or any below i
     control, checkers, generator,      nodes; verdicts; the types clients and
     client, options                    generators share
     history, models
-    errors, _tomlfile
+    errors, _tomlfile, _native         errors; reading TOML; finding the native core
 
 Read from the source with `ast`, so the test sees every import, including those inside
 functions (a lazy import is still an arrow).
@@ -26,7 +26,7 @@ from pathlib import Path
 import labrys
 
 LAYERS = (
-    ("errors", "_tomlfile"),
+    ("errors", "_tomlfile", "_native"),
     ("history", "models"),
     ("control", "checkers", "generator", "client", "options"),
     ("targets", "workloads", "nemesis"),

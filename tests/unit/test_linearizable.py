@@ -62,6 +62,7 @@ def test_the_standard_example_a_stale_read_after_a_completed_write_is_not_linear
     }
     assert dict(v.details) == {"model": "register", "operations": 2, "parts": 1,
                                "partitioned": False, "states_explored": 1,
+                               "decided_by": ["read-mapping"],
                                "invalid_keys": [], "engine": "auto",
                                "reduction": {"dropped": [], "bounded": [], "split": 0}}
 
@@ -83,7 +84,9 @@ def test_a_read_concurrent_with_a_write_may_see_either_value():
         assert (v.valid, v.anomalies) == (True, ())
         assert v.explanation == (
             "Linearizable: the 2 operations checked fit one order consistent with real time "
-            "and the cas-register model.")
+            "and the cas-register model. Decided from the read-mapping: every written value "
+            "is unique, so each read names the write it saw, and real time alone decides "
+            "(Gibbons and Korach 1997).")
 
 
 def test_a_crashed_write_may_take_effect_later_but_never_undo_itself():
@@ -177,7 +180,8 @@ def test_kv_is_checked_per_key_and_the_failing_key_is_named():
     assert v.anomalies[0].data["key"] == "y"
     assert v.anomalies[0].ops == (2, 6)
     assert dict(v.details) == {"model": "kv", "operations": 4, "parts": 2, "partitioned": True,
-                               "states_explored": 3, "invalid_keys": ["y"], "engine": "auto",
+                               "states_explored": 1, "decided_by": ["read-mapping"],
+                               "invalid_keys": ["y"], "engine": "auto",
                                "reduction": {"dropped": [], "bounded": [], "split": 0}}
 
 
@@ -204,13 +208,15 @@ def test_several_failing_keys_are_all_named():
 
 def test_an_invalid_key_is_found_even_when_another_key_is_too_hard_to_search():
     # Key "hard" alone would take a long search; key "easy" fails at once. The parts are
-    # searched a quantum at a time, so the verdict does not wait for "hard".
+    # searched a quantum at a time, so the verdict does not wait for "hard". (Both keys
+    # write unique values, which the read-mapping would decide at once: the search alone
+    # is tested here.)
     hard = [f'{p} invoke put ["hard", "{p}"]' for p in range(18)]
     hard += [f'{p} ok put ["hard", "{p}"]' for p in range(18)]
     hard += ['18 invoke get ["hard", null]', '18 ok get ["hard", "none"]']
     easy = ['19 invoke put ["easy", "a"]', '19 ok put ["easy", "a"]',
             '19 invoke get ["easy", null]', '19 ok get ["easy", "b"]']
-    v = lin(history(*hard, *easy), model="kv", timeout_s=60)
+    v = lin(history(*hard, *easy), model="kv", timeout_s=60, extra={"read_mapping": False})
     assert v.valid is False
     assert v.details["invalid_keys"] == ["easy"]
     assert v.explanation.endswith(
@@ -278,7 +284,8 @@ def test_failed_operations_and_crashed_reads_leave_nothing_to_judge():
 
 def _many_concurrent_writes_then_an_impossible_read(n: int):
     """n concurrent writes, then a read of a value none wrote: the search must try every
-    subset of the writes, in every state, before it can say no."""
+    subset of the writes, in every state, before it can say no. (The read-mapping would
+    say no at once; budget tests turn it off.)"""
     events = [f"{p} invoke write {p}" for p in range(n)]
     events += [f"{p} ok write {p}" for p in range(n)]
     return history(*events, f"{n} invoke read null", f"{n} ok read {n + 1}")
@@ -288,7 +295,7 @@ HARD = _many_concurrent_writes_then_an_impossible_read(16)
 
 
 def test_running_out_of_time_is_unknown_with_the_reason():
-    v = lin(HARD, timeout_s=0.01)
+    v = lin(HARD, timeout_s=0.01, extra={"read_mapping": False})
     assert v.valid == "unknown"
     assert v.details["stopped"] == "time"
     assert v.explanation.startswith("Unknown: the search reached its time limit of 0.01 s after "
@@ -298,7 +305,7 @@ def test_running_out_of_time_is_unknown_with_the_reason():
 
 
 def test_running_out_of_memory_is_unknown_with_the_reason():
-    v = lin(HARD, memory_limit_mb=1)
+    v = lin(HARD, memory_limit_mb=1, extra={"read_mapping": False})
     assert (v.valid, v.details["stopped"]) == ("unknown", "memory")
     assert "its memory limit of 1 MB" in v.explanation
 
@@ -311,7 +318,7 @@ def test_running_out_of_memory_is_unknown_with_the_reason():
 def test_each_search_engine_keeps_each_budget_and_names_it(engine, budget, stopped, says):
     if engine == "native" and native_module() is None:
         pytest.skip("the native core is not installed (make setup builds it with cargo)")
-    v = lin(HARD, engine=engine, **budget)
+    v = lin(HARD, engine=engine, extra={"read_mapping": False}, **budget)
     assert (v.valid, v.details["stopped"], v.details["engine"]) == ("unknown", stopped, engine)
     assert says in v.explanation
 

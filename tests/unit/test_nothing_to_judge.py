@@ -41,6 +41,8 @@ OWN_OPS: dict[str, list[tuple[str, object]]] = {
     "long-fork": [("txn", [["w", 0, 1]]), ("txn", [["r", 0, None], ["r", 1, None]])],
     "list-append": [("txn", [["append", "x", 1], ["r", "x", None]])],
     "rw-register": [("txn", [["w", "x", 1], ["r", "x", None]])],
+    "watch": [("write", {"key": "k0", "value": 1}), ("watch", None)],
+    "lock": [("acquire", None), ("update", 1), ("release", None), ("read", None)],
 }
 # Where failing operations are themselves a finding: Jepsen's stats checker calls a
 # workload whose operations never succeed invalid ("it tests nothing"), and the

@@ -7,7 +7,13 @@ import pytest
 
 from labrys.errors import UsageError
 from labrys.nemesis import FAULTS, NemesisOp, NemesisOptions, package
-from tests.unit._nemesis_fakes import FakeCluster, FaketimeTarget, NoCapabilities, ProcessTarget
+from tests.unit._nemesis_fakes import (
+    FakeCluster,
+    FaketimeTarget,
+    MembershipTarget,
+    NoCapabilities,
+    ProcessTarget,
+)
 
 HEAL_OF = {
     "start-partition": "stop-partition",
@@ -19,12 +25,13 @@ HEAL_OF = {
     "strobe-clock": "reset-clock",
     "scramble-clock": "reset-clock",
     "lose-unsynced": None,  # over when its op returns
+    "remove-member": "add-member",
 }
 
 
-class EverythingTarget(ProcessTarget, FaketimeTarget):
+class EverythingTarget(MembershipTarget, FaketimeTarget):
     def __init__(self, cluster):
-        ProcessTarget.__init__(self)
+        MembershipTarget.__init__(self)
         FaketimeTarget.__init__(self, cluster)
 
 
@@ -96,6 +103,7 @@ def test_final_ops_heal_the_network_before_bringing_nodes_back():
         "reset-clock",
         "resume",
         "start",
+        "add-member",  # last: new members join a cluster whose other nodes all run
     ]
     assert [op.f for op in make(("kill", "partition")).final_ops] == ["stop-partition", "start"]
 

@@ -13,10 +13,15 @@ from labrys.harness._cli import run
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"option": ["raed_mode=serializable"]},
      "unknown --option 'raed_mode'; known options are (target etcd: client_timeout_s, "
-     "etcd_binary, read_mode; workload register: check_timeout_s, ops_per_key, values)"),
+     "etcd_binary, lease_ttl_s, lock_guard, read_mode, watch_s; workload register: "
+     "check_timeout_s, ops_per_key, values)"),
     ({"option": ["read_mode=stale"]},
      "--option read_mode='stale' is not valid; expected linearizable or serializable"),
     ({"nemesis": "partition,flood"}, "unknown fault 'flood' in --nemesis"),
+    ({"fault_targets": "one,most"}, "unknown fault target 'most' in --fault-targets"),
+    ({"nemesis": "kill,member", "fault_targets": "majority,all"},
+     "the member fault can aim at one, minority, primaries, none of the fault targets "
+     "asked for (majority, all)"),
     ({"target": "cassandra"}, "unknown target 'cassandra'"),
     ({"workload": "bank-account"}, "unknown workload 'bank-account'"),
     ({"concurrency": 0}, "concurrency=0 is not valid"),
@@ -25,6 +30,13 @@ from labrys.harness._cli import run
      "unknown --runtime-option 'colour'; known options are (runtime local: base_dir)"),
     ({"runtime_option": ["base_dir"]}, "--runtime-option 'base_dir' is not valid; expected "
      "key=value"),
+    ({"target": "redis", "workload": "set", "check_online": True},
+     "workload set has no online check with these options (its verdict cannot be reached "
+     "before the run ends); drop --check-online"),
+    ({"target": "redis", "workload": "counter", "stop_on_anomaly": True},
+     "drop --stop-on-anomaly"),
+    ({"check_online": False, "stop_on_anomaly": True},
+     "--stop-on-anomaly stops at what the online check finds; drop --no-check-online"),
 ])
 def test_bad_input_is_refused_before_any_run_folder_exists(tmp_path: Path, kwargs, message):
     store = tmp_path / "results"

@@ -9,7 +9,7 @@ import pytest
 
 from labrys.errors import UsageError
 from labrys.harness import TestSpec, build_spec, load_spec_file
-from labrys.harness._spec import parse_nemesis, parse_option
+from labrys.harness._spec import parse_fault_targets, parse_nemesis, parse_option
 from labrys.options import Option, check_known, choice, parse_options
 
 
@@ -56,9 +56,11 @@ def test_runtime_options_come_from_a_table_and_flags_and_merge_per_key(tmp_path:
                             "e.g. --runtime-option base_dir=DIR")
 
 
-def test_a_replayed_test_json_gives_back_the_same_spec(tmp_path: Path):
+@pytest.mark.parametrize("online", [{}, {"check_online": False},
+                                    {"check_online": True, "stop_on_anomaly": True}])
+def test_a_replayed_test_json_gives_back_the_same_spec(tmp_path: Path, online):
     spec = TestSpec(nemesis=("kill",), seed=42, options={"read_mode": "serializable"},
-                    runtime_options={"base_dir": "/srv/labrys"})
+                    runtime_options={"base_dir": "/srv/labrys"}, **online)
     path = tmp_path / "test.json"
     path.write_text(json.dumps({"spec": spec.to_json(), "seed": 42}))
     assert build_spec(load_spec_file(path)) == spec
@@ -73,6 +75,10 @@ def test_a_replayed_test_json_gives_back_the_same_spec(tmp_path: Path):
     ("runtime = 'cloud'\n", "runtime='cloud' is not valid; expected one of: local"),
     ("nemesis = 'kill,kill'\n", "names a fault twice"),
     ("leave_running = 'yes'\n", "expected true or false"),
+    ("check_online = 1\n", "check_online=1 is not valid; expected true or false"),
+    ("stop_on_anomaly = 'no'\n", "expected true or false"),
+    ("fault_targets = 'one,most'\n", "unknown fault target 'most' in --fault-targets; "
+     "choose from one, minority, majority, all, primaries"),
     ("nodes = [\n", "not valid TOML"),
 ])
 def test_bad_files_are_refused_in_one_line_naming_the_key(tmp_path: Path, text, message):
@@ -95,6 +101,16 @@ def test_nemesis_lists_and_none():
     assert parse_nemesis(["pause"]) == ("pause",)
     with pytest.raises(UsageError):
         parse_nemesis(3)
+
+
+def test_fault_targets_from_a_file_or_a_flag_reach_the_spec(tmp_path: Path):
+    path = tmp_path / "spec.toml"
+    path.write_text('fault-targets = ["one", "primaries"]\n')
+    assert build_spec(load_spec_file(path)).fault_targets == ("one", "primaries")
+    assert build_spec({"fault_targets": parse_fault_targets("majority, one,")}).fault_targets == (
+        "majority", "one")
+    assert TestSpec().fault_targets == ()  # every spec each fault can take
+    assert TestSpec(fault_targets=("all",)).to_json()["fault_targets"] == ["all"]
 
 
 def test_option_flags_need_key_equals_value():

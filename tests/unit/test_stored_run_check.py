@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from labrys._check import CheckRequest, check_file, looks_independent, with_guesses
+from labrys._check import CheckRequest, check_file, with_guesses
 from labrys.checkers import CHECKERS, CheckOptions, run_checker
 from labrys.errors import HistoryError, UsageError
 from labrys.history import History, parse_history, write_jepsen_edn
@@ -128,11 +128,11 @@ def test_a_folder_that_is_not_a_run_is_one_clear_error(tmp_path):
 
 
 def test_independent_keys_are_recognised_without_a_test_json(tmp_path):
-    assert looks_independent(STALE) and looks_independent(VALID)
+    assert STALE.keyed_values() and VALID.keyed_values()
     plain = history("0 invoke write 1", "0 ok write 1", "1 invoke cas [1, 2]", "1 ok cas [1, 2]")
-    assert not looks_independent(plain)
+    assert not plain.keyed_values()
     # cas [old new] alone is a plain cas-register's, not key old holding new.
-    assert not looks_independent(history("0 invoke cas [1, 2]", "0 ok cas [1, 2]"))
+    assert not history("0 invoke cas [1, 2]", "0 ok cas [1, 2]").keyed_values()
     options = with_guesses(STALE, "linearizable", CheckOptions())
     assert (options.model, options.independent) == ("cas-register", True)
     # A kv history is keyed by its own model.
@@ -176,3 +176,15 @@ def test_the_register_checker_refuses_values_that_are_not_key_value_pairs():
     with pytest.raises(UsageError, match=r"does not fit the independent cas-register model, "
                                          r"which expects \[key value\]"):
         run_checker("register", plain, CheckOptions())
+
+
+def test_a_stored_etcd_transaction_run_is_judged_by_etcds_claim_strict_serializability(
+        tmp_path):
+    # T2 began after T1 committed, yet read the list before T1's append: serializable
+    # (T2 before T1), but not strictly. The run set no isolation: etcd's claim applies.
+    h = history('0 invoke txn [["append", "x", 1]]', '0 ok txn [["append", "x", 1]]',
+                '1 invoke txn [["r", "x", null]]', '1 ok txn [["r", "x", []]]')
+    run = write_run(tmp_path / "run", h, workload="list-append", options={})
+    verdict = check_file(run, CheckRequest())
+    assert verdict.valid is False
+    assert "strict-serializable" in verdict.explanation
