@@ -4,9 +4,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup system native junit-xsd test demo bench bench-full lint fuzz
+.PHONY: setup system node-packages native junit-xsd test demo bench bench-full lint fuzz
 
-setup: system $(STAMP) native junit-xsd
+setup: system $(STAMP) node-packages native junit-xsd
 
 system:
 	@bash scripts/setup-system.sh
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
+
+# What the targets need on their nodes, declared once in each target (TargetEntry.packages):
+# this machine's namespaces are the local runtime's nodes.
+node-packages: $(STAMP)
+	@bash scripts/setup-system.sh $$($(PY) -c 'import labrys.targets as t; print(*t.node_packages())')
 
 # The optional Rust search core; skipped with one line when there is no cargo.
 native: $(STAMP)

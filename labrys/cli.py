@@ -36,8 +36,9 @@ from labrys.report._cli import write_check_report
 LAZY_COMMANDS = {command.name: command for command in [
     LazyCommand("run", "labrys.harness._cli:run", "Run a test: start a cluster, drive it "
                 "under faults, check and store the history."),
-    LazyCommand("cluster", "labrys.harness._cluster_cli:cluster_app", "Local clusters of "
-                "network namespaces: bring up, poke, partition, heal, remove."),
+    LazyCommand("cluster", "labrys.harness._cluster_cli:cluster_app", "Clusters on any "
+                "runtime (namespaces, containers, machines over SSH): bring up, poke, "
+                "partition, heal, remove."),
     LazyCommand("suite", "labrys.suite:suite", "Run a suite of tests, each with what it "
                 "must show (nightly CI)."),
     LazyCommand("compare", "labrys.compare:compare", "Compare what systems claim with what "

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install the Debian packages listed in scripts/system-packages/*.txt that are missing.
+# Install the Debian packages listed in scripts/system-packages/*.txt, and those named as
+# arguments (the targets' own, which `make setup` reads from labrys.targets), that are missing.
 # Quick when nothing is missing: one dpkg query, no apt-get at all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-wanted=$(cat scripts/system-packages/*.txt | sed 's/#.*//' | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
+wanted=$( (cat scripts/system-packages/*.txt; printf '%s\n' "$@") | sed 's/#.*//' | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
 missing=()
 for pkg in $wanted; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

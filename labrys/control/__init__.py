@@ -10,9 +10,13 @@ The central abstractions are protocols that every runtime implements: `Node` (ru
 command, spawn a `Process`, read, write, remove and fetch files; name, address,
 directory), `Process` (signal, wait, kill, stop), `Cluster` (nodes; partition, lose
 and delay packets by grudge; heal; teardown) and `Runtime` (make a cluster; remove one
-from its handle alone). `RUNTIMES` holds the runtimes by name; today there is one,
-``local``: `LocalCluster`, nodes as network namespaces. Targets use `Node`; nemeses
-use `Cluster`; the run orchestration uses `Runtime` and `Cluster` and names no runtime.
+from its handle alone; list, attach to and sweep its clusters). `RUNTIMES` holds them
+by name: ``local`` (`LocalCluster`, nodes as network namespaces), ``docker`` (nodes as
+containers of images built here, `_docker`, `_images`, `_dockerd`) and ``ssh`` (real
+machines over SSH, each run by a small agent, `_ssh`, `_ssh_agent`). Network faults are
+iptables rules on the nodes, written once for all three (`FirewalledCluster`). Targets
+use `Node`; nemeses use `Cluster`; the run orchestration uses `Runtime` and `Cluster`
+and names no runtime.
 
 Example::
 
@@ -49,20 +53,37 @@ from labrys.control._cleanup import (
     exit_on_signals,
     leftovers,
 )
+from labrys.control._firewall import FirewalledCluster, NetworkFaults
 from labrys.control._guardian import Guardian
 from labrys.control._lazyfs import LazyDisk, LazyDisks, Unsynced
-from labrys.control._local import LocalCluster, LocalNode, NetworkFaults
-from labrys.control._node import Cluster, CommandResult, Grudge, Node, Process
+from labrys.control._local import LocalCluster, LocalNode
+from labrys.control._node import (
+    Cluster,
+    CommandResult,
+    Grudge,
+    Node,
+    Process,
+    kill_command,
+)
 from labrys.control._registry import BASE_DIR
-from labrys.control._runtime import RUNTIMES, Handle, LocalRuntime, Runtime, get_runtime
+from labrys.control._runtime import (
+    RUNTIMES,
+    ClusterSummary,
+    Handle,
+    LocalRuntime,
+    Runtime,
+    get_runtime,
+)
 from labrys.control._spawn import NodeProcess
 
 __all__ = [
     "BASE_DIR",
     "RUNTIMES",
     "Cluster",
+    "ClusterSummary",
     "CommandResult",
     "DownReport",
+    "FirewalledCluster",
     "Grudge",
     "Guardian",
     "Handle",
@@ -82,6 +103,7 @@ __all__ = [
     "down",
     "exit_on_signals",
     "get_runtime",
+    "kill_command",
     "leftovers",
     "local_cluster",
 ]

@@ -29,6 +29,11 @@ own), nor on remembered PIDs, which wrap. A subreaper would not do: the guardian
 an ancestor of the run's children. Init reaps the killed processes (about a second or
 two on the machines labrys is built on).
 
+The docker runtime's ``remove`` finds containers and network by their labels and
+removes the containers with every process in them; the ssh runtime's connects to each
+machine and kills every process carrying the cluster's mark in its environment (its
+agents have already done so when their channels closed with the run's connection).
+
 Commands the run had started on the host (an ``ip -batch`` building the network) may
 still finish just after it died, so a removal that finds something left is retried a
 few times, half a second apart.

@@ -7,6 +7,7 @@ can be shown as the command that failed and re-run by hand.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -110,3 +111,11 @@ def run_all(jobs: Sequence[tuple[Sequence[str], str | None]], *, timeout_s: floa
         )
     for result in results:
         result.check()
+
+
+def routes() -> list[str]:
+    """The machine's IPv4 routes, which a new cluster's subnet must not overlap."""
+    found = json.loads(run(["ip", "-j", "-4", "route", "show", "table", "all"]).check().stdout)
+    return [
+        r["dst"] for r in found if r.get("dst", "default") != "default" and ":" not in r["dst"]
+    ]

@@ -34,20 +34,18 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import ipaddress
-import json
 import os
-import random
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from labrys.control import _cleanup, _host, _netfilter
+from labrys.control._firewall import DELAY_SCRIPT, FirewalledCluster
 from labrys.control._lazyfs import DataDisks
 from labrys.control._machine import MachineNode
-from labrys.control._node import Grudge
+from labrys.control._node import Node, Process
 from labrys.control._registry import (
     BASE_DIR,
     ClusterRecord,
@@ -57,8 +55,6 @@ from labrys.control._registry import (
 )
 from labrys.control._spawn import NodeProcess
 from labrys.errors import ControlError, UsageError
-
-_DELAY_SCRIPT = Path(__file__).with_name("_nfqdelay.py")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -94,24 +90,7 @@ def _data_disks() -> DataDisks:
     return DataDisks(launcher=("nsenter", f"--mount=/proc/{os.getpid()}/ns/mnt", "--"))
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkFaults:
-    """The network faults in force, read back from the nodes' iptables.
-
-    Attributes:
-        partition: node → peers it drops everything from.
-        loss: node → peers it loses packets from.
-        loss_probability: the loss rules' probability, if any.
-        delay: node → peers whose packets it delays.
-    """
-
-    partition: dict[str, list[str]]
-    loss: dict[str, list[str]]
-    loss_probability: float | None
-    delay: dict[str, list[str]]
-
-
-class LocalCluster:
+class LocalCluster(FirewalledCluster):
     """Nodes in network namespaces on a bridge; see the module docstring for the layout.
 
     Make one with `up` (or the `local_cluster` context manager, which also handles
@@ -132,7 +111,7 @@ class LocalCluster:
             )
             for n in record.nodes
         )
-        self._delayers: dict[str, NodeProcess] = {}
+        self._delayers: dict[str, Process] = {}
         self._owner_pid = os.getpid()
 
     def __repr__(self) -> str:
@@ -176,7 +155,7 @@ class LocalCluster:
             node_names=[f"n{i}" for i in range(1, nodes + 1)],
             base_dir=base_dir,
             owner=None if persistent else Owner.current(),
-            taken_networks=_host_networks(),
+            taken_networks=_host.routes(),
         )
         cluster = cls(record)
         try:
@@ -186,8 +165,7 @@ class LocalCluster:
         except BaseException:
             _cleanup.remove_prefix(record.prefix, directory=Path(record.directory))
             raise
-        if not persistent:
-            atexit.register(cluster._teardown_at_exit)
+        cluster._tear_down_at_exit(persistent=persistent)
         return cluster
 
     @classmethod
@@ -229,100 +207,14 @@ class LocalCluster:
     def nodes(self) -> tuple[LocalNode, ...]:
         return self._nodes
 
-    def node(self, name: str) -> LocalNode:
-        for node in self._nodes:
-            if node.name == name:
-                return node
-        raise UsageError(
-            f"no node {name!r} in cluster {self.prefix} (nodes: "
-            f"{', '.join(n.name for n in self._nodes)})"
-        )
-
-    def partition(self, grudge: Grudge) -> dict[str, list[str]]:
-        """Make each node drop every packet from the peers in its grudge (see `Cluster`)."""
-        normal = self._normalise(grudge)
-        self._replace(_netfilter.PARTITION, normal, _netfilter.drop_from)
-        return normal
-
-    def lose_packets(self, grudge: Grudge, *, probability: float) -> dict[str, list[str]]:
-        """Make each node lose packets from the peers in its grudge with `probability`."""
-        if not 0.0 <= probability <= 1.0:
-            raise UsageError(f"loss probability must be within [0, 1], not {probability}")
-        normal = self._normalise(grudge)
-        self._replace(
-            _netfilter.LOSS, normal, lambda address: _netfilter.lose_from(address, probability)
-        )
-        return normal
-
-    def delay_packets(
-        self, grudge: Grudge, *, delay_ms: float, jitter_ms: float = 0.0, seed: int = 0
-    ) -> dict[str, list[str]]:
-        """Delay packets from the peers in each node's grudge (see `Cluster`).
-
-        One process per delayed node holds its packets; it is started and bound to
-        the node's queue before the rules that feed it are installed.
-        """
-        if delay_ms < 0 or jitter_ms < 0:
-            raise UsageError(f"delay and jitter must be >= 0 ms, not {delay_ms} and {jitter_ms}")
-        normal = self._normalise(grudge)
-        self._replace(_netfilter.DELAY, {}, _netfilter.queue_from)
-        self._stop_delayers()
-        if not normal:
-            return normal
+    def _delay_program(self, node: Node) -> list[str]:
+        """This machine's own Python, which `make setup` gives NetfilterQueue."""
         if importlib.util.find_spec("netfilterqueue") is None:
             raise ControlError(
                 "packet delay needs the NetfilterQueue package: `pip install NetfilterQueue` "
                 "(it builds against Debian's libnetfilter-queue-dev; or `make setup`)"
             )
-        rng = random.Random(seed)
-        for name in normal:
-            node = self.node(name)
-            log_path = node.directory / "labrys-delay.log"
-            log_path.unlink(missing_ok=True)
-            self._delayers[name] = node.spawn(
-                [
-                    sys.executable, str(_DELAY_SCRIPT),
-                    "--queue", str(_netfilter.DELAY_QUEUE),
-                    "--delay-ms", str(delay_ms),
-                    "--jitter-ms", str(jitter_ms),
-                    "--seed", str(rng.getrandbits(32)),
-                ],
-                log_path=log_path,
-            )  # fmt: skip
-        for process in self._delayers.values():
-            _wait_ready(process)
-        self._replace(_netfilter.DELAY, normal, _netfilter.queue_from)
-        return normal
-
-    def heal(self) -> None:
-        """Undo partitions, loss and delay on every node, in one commit per node.
-
-        Delay processes started by another process (another `LocalCluster` object on
-        the same cluster) are left idle, fed by no rule, until teardown or `down`.
-        """
-        empty = _netfilter.replace_chains({chain: () for chain in _netfilter.CHAINS})
-        _host.run_all([(self._iptables_restore(node), empty) for node in self._nodes])
-        self._stop_delayers()
-
-    def faults(self) -> NetworkFaults:
-        """The network faults in force now, read from every node's iptables."""
-        by_address = {n.address: n.name for n in self._nodes}
-        found: dict[str, dict[str, list[str]]] = {c: {} for c in _netfilter.CHAINS}
-        probability = None
-        for node in self._nodes:
-            listing = node.run(["iptables", "-S"]).check().stdout
-            for chain in _netfilter.CHAINS:
-                state = _netfilter.parse_chain(listing, chain)
-                if state.sources:
-                    found[chain][node.name] = sorted(by_address.get(a, a) for a in state.sources)
-                if state.probability is not None:
-                    probability = state.probability
-        return NetworkFaults(
-            partition=found[_netfilter.PARTITION],
-            loss=found[_netfilter.LOSS],
-            loss_probability=probability,
-            delay=found[_netfilter.DELAY],
-        )
+        return [sys.executable, str(DELAY_SCRIPT)]
 
     def keep(self) -> None:
         """Let the cluster outlive this process, as if made by `labrys cluster up`.
@@ -342,11 +234,6 @@ class LocalCluster:
             for node in self._nodes:
                 node.kill_all()
             _cleanup.remove_prefix(self.prefix, directory=Path(self.record.directory))
-
-    def _teardown_at_exit(self) -> None:
-        # A forked child inherits atexit handlers; only the creator tears down.
-        if os.getpid() == self._owner_pid:
-            self.teardown()
 
     def _build(self) -> None:
         record = self.record
@@ -382,71 +269,6 @@ class LocalCluster:
         chain, *rule = record.forward_rule
         _host.run(["iptables", "-t", "filter", "-I", chain, "1", *rule]).check()
 
-    def _normalise(self, grudge: Grudge) -> dict[str, list[str]]:
-        names = {n.name for n in self._nodes}
-        normal = {}
-        for node, peers in grudge.items():
-            unknown = sorted(({node} | set(peers)) - names)
-            if unknown:
-                raise UsageError(
-                    f"unknown node(s) {', '.join(unknown)} in grudge "
-                    f"(nodes: {', '.join(sorted(names))})"
-                )
-            if node in peers:
-                raise UsageError(f"{node} cannot hold a grudge against itself")
-            if peers:
-                normal[node] = sorted(set(peers))
-        return dict(sorted(normal.items()))
-
-    def _replace(
-        self, chain: str, normal: Mapping[str, Sequence[str]], rule: Callable[[str], str]
-    ) -> None:
-        by_name = {n.name: n.address for n in self._nodes}
-        jobs = [
-            (
-                self._iptables_restore(node),
-                _netfilter.replace_chains(
-                    {chain: [rule(by_name[peer]) for peer in normal.get(node.name, ())]}
-                ),
-            )
-            for node in self._nodes
-        ]
-        _host.run_all(jobs)
-
     @staticmethod
     def _iptables_restore(node: LocalNode) -> list[str]:
         return ["ip", "netns", "exec", node.namespace, "iptables-restore", "--noflush"]
-
-    def _stop_delayers(self) -> None:
-        delayers, self._delayers = self._delayers, {}
-        for process in delayers.values():
-            process.stop()
-
-
-def _wait_ready(process: NodeProcess, *, timeout_s: float = 10.0) -> None:
-    """Wait until a delay process says it is bound to its queue."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        text = process.log_path.read_text(errors="replace") if process.log_path.exists() else ""
-        if "ready" in text.split():
-            return
-        if process.wait(timeout_s=0.01) is not None:
-            tail = text.strip().splitlines()[-1:] or ["no output"]
-            raise ControlError(
-                f"{process.node}: the packet delay process exited: {tail[0]} "
-                f"(log: {process.log_path})"
-            )
-    process.kill()
-    raise ControlError(
-        f"{process.node}: the packet delay process did not start within {timeout_s} s"
-    )
-
-
-def _host_networks() -> list[str]:
-    """The machine's IPv4 routes, which a new cluster's subnet must not overlap."""
-    routes = json.loads(
-        _host.run(["ip", "-j", "-4", "route", "show", "table", "all"]).check().stdout
-    )
-    return [
-        r["dst"] for r in routes if r.get("dst", "default") != "default" and ":" not in r["dst"]
-    ]

@@ -117,6 +117,20 @@ class Process(Protocol):
         ...
 
 
+_KILL = "import os, sys; (os.killpg if sys.argv[3] == 'group' else os.kill)" \
+        "(int(sys.argv[1]), int(sys.argv[2]))"
+
+
+def kill_command(pid: int, sig: int, *, group: bool = True) -> list[str]:
+    """The command that sends ``sig`` to ``pid`` (or its process group) on a node.
+
+    Python's, not procps's ``kill``: that one reads a small negative PID (a process group
+    in a container, ``-8``) as a signal number, and also failed with ``--`` before it.
+    Every node has Python (the packet delay process needs it too).
+    """
+    return ["python3", "-c", _KILL, str(pid), str(int(sig)), "group" if group else "one"]
+
+
 def kill_and_reap(process: Process, *, timeout_s: float = 10.0) -> int | None:
     """`Process.kill` for any runtime: SIGKILL the group, then wait for the leader."""
     process.signal(signal.SIGKILL)
@@ -132,6 +146,70 @@ def stop_gracefully(process: Process, *, grace_s: float = 5.0) -> int | None:
     process.signal(signal.SIGCONT)
     code = process.wait(timeout_s=grace_s)
     return code if code is not None else process.kill()
+
+
+class ProcessHandle:
+    """What every runtime's `Process` shares once its runtime can ``signal`` and ``wait``:
+    the exit status kept once known, `alive`, and `kill`/`stop` composed from the two.
+    A subclass sets ``node``, ``pid`` and ``_returncode`` (None) and implements
+    ``signal`` and ``wait``."""
+
+    __slots__ = ()
+
+    node: str
+    pid: int
+    _returncode: int | None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(node={self.node!r}, pid={self.pid})"
+
+    @property
+    def returncode(self) -> int | None:
+        return self._returncode
+
+    @property
+    def alive(self) -> bool:
+        return self.wait(timeout_s=0) is None
+
+    def signal(self, sig: int, *, group: bool = True) -> bool:
+        raise NotImplementedError
+
+    def wait(self, *, timeout_s: float | None = None) -> int | None:
+        raise NotImplementedError
+
+    def kill(self, *, timeout_s: float = 10.0) -> int | None:
+        return kill_and_reap(self, timeout_s=timeout_s)
+
+    def stop(self, *, grace_s: float = 5.0) -> int | None:
+        return stop_gracefully(self, grace_s=grace_s)
+
+
+class RemoteNodeFiles:
+    """`Node` methods that a node whose files are not this machine's does by command: paths
+    relative to its ``directory``, `remove` by ``rm -rf`` there, and plain data
+    directories (lazy disks, for the ``lose-unsynced`` fault, are the local runtime's
+    only; the fault is refused on nodes without them). A subclass provides ``directory``,
+    ``run`` and ``make_dir``."""
+
+    __slots__ = ()
+
+    directory: Path
+
+    def run(self, argv: Sequence[str], **kwargs: object) -> CommandResult:
+        raise NotImplementedError
+
+    def make_dir(self, path: str | Path, *, owner: str | None = None) -> None:
+        raise NotImplementedError
+
+    def data_dir(self, path: str | Path, *, owner: str | None = None) -> Path:
+        self.make_dir(path, owner=owner)
+        return self._resolve(path)
+
+    def remove(self, path: str | Path) -> None:
+        self.run(["rm", "-rf", "--", str(self._resolve(path))]).check()
+
+    def _resolve(self, path: str | Path) -> Path:
+        return self.directory / path
 
 
 @runtime_checkable

@@ -63,7 +63,12 @@ class Owner:
 
     @staticmethod
     def current() -> Owner:
-        return Owner(pid=os.getpid(), start_ticks=_start_ticks(os.getpid()) or 0)
+        return Owner.of(os.getpid())
+
+    @staticmethod
+    def of(pid: int) -> Owner:
+        """The process ``pid`` names now (start time 0 if it is already gone)."""
+        return Owner(pid=pid, start_ticks=_start_ticks(pid) or 0)
 
     def alive(self) -> bool:
         """Whether that very process still runs (not merely some process with its PID)."""

@@ -197,6 +197,8 @@ class Prepared:
 
     runtime: Runtime
     runtime_settings: Mapping[str, Any]
+    #: What the target needs on its nodes, installed by the runtime (a docker image, apt).
+    packages: tuple[str, ...]
     target: Any
     workload: Any
     fault_plan: FaultPlan | None
@@ -229,7 +231,8 @@ def prepare(spec: TestSpec) -> Prepared:
     if not isinstance(target, ClientSource) or workload.client_kind not in target.client_kinds():
         raise UsageError(f"target {spec.target} has no {workload.client_kind!r} client, which "
                          f"workload {spec.workload} needs")
-    return Prepared(runtime=runtime, runtime_settings=runtime_settings, target=target,
+    return Prepared(runtime=runtime, runtime_settings=runtime_settings,
+                    packages=tuple(target_entry.packages), target=target,
                     workload=workload, fault_plan=plan_faults(spec, target),
                     online=resolve_online(spec, workload))
 
@@ -273,7 +276,8 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
                 spec, run, log, target, workload, fault_plan, online, interrupts, console,
                 write_test,
                 lambda guardian: runtime.up(
-                    spec.nodes, runtime_settings, persistent=spec.leave_running,
+                    spec.nodes, runtime_settings, packages=prepared.packages,
+                    persistent=spec.leave_running,
                     guard=lambda handle: guardian.guard(runtime.name, handle)))
     except KeyboardInterrupt:
         error = "interrupted during set-up"

@@ -18,6 +18,11 @@ from labrys.targets._target import ClientSource, HasLogs, HasVersion, Target, Ta
 TARGETS: dict[str, TargetEntry] = {e.name: e for e in [etcd.ENTRY, redis.ENTRY, postgres.ENTRY]}
 
 
+def node_packages() -> list[str]:
+    """Every Debian package some target needs on its nodes, once each, sorted."""
+    return sorted({package for entry in TARGETS.values() for package in entry.packages})
+
+
 def get_target(name: str) -> TargetEntry:
     """The target called ``name``.
 
@@ -28,4 +33,5 @@ def get_target(name: str) -> TargetEntry:
 
 
 __all__ = ["TARGETS", "ClientSource", "HasLogs", "HasVersion", "Target", "TargetEntry",
-           "get_target"]
+           "get_target",
+           "node_packages"]

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import httpx
 
-from labrys.control import Cluster, Node, Process
+from labrys.control import Cluster, Node, Process, kill_command
 from labrys.targets._daemons import start_error, wait_until
 from labrys.targets._postgres_server import WAITS_FOR_STANDBYS, PgServers
 from labrys.targets.etcd import CLIENT_PORT as ETCD_PORT
@@ -227,8 +227,7 @@ postgresql:
         group = self._postmaster_group(node)
         if group is not None:
             # Run on the node: the postmaster is Patroni's child, not a Process of ours.
-            node.run(["kill", "-s", signal.Signals(sig).name.removeprefix("SIG"), "--",
-                      f"-{group}"])
+            node.run(kill_command(group, sig))
 
     def _kill_postmaster(self, node: Node) -> None:
         self._signal_postmaster(node, signal.SIGKILL)

@@ -88,7 +88,13 @@ class HasVersion(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetEntry:
-    """A target by name: its options, and how to make it from their typed values.
+    """A target by name: its options, the Debian packages its nodes need, and how to make
+    it from its options' typed values.
+
+    ``packages`` is the one list of what the database needs on a node: ``make setup``
+    installs it on this machine (whose namespaces are the local runtime's nodes), the
+    docker runtime builds it into the target's image, and the ssh runtime installs what
+    a machine lacks of it with apt.
 
     Attributes:
         workload_defaults: values this target gives workload options a user did not
@@ -100,6 +106,7 @@ class TargetEntry:
     summary: str
     options: Mapping[str, Option]
     make: Callable[[Mapping[str, Any]], Target]
+    packages: tuple[str, ...] = ()
     workload_defaults: Mapping[str, str] = field(default_factory=dict)
 
     def workload_options(self, given: Mapping[str, str]) -> dict[str, str]:

@@ -336,5 +336,6 @@ def _make(options: Mapping[str, Any]) -> Etcd:
 
 ENTRY = TargetEntry(name="etcd", summary="etcd (Raft key-value store), one member per node",
                     options=OPTIONS, make=_make,
+                    packages=("etcd-server",),
                     # etcd's API guarantees: its transactions are strictly serializable.
                     workload_defaults={"isolation": "strict-serializable"})

@@ -310,7 +310,8 @@ def _make(options: Mapping[str, Any]) -> Postgres:
 
 
 ENTRY = TargetEntry(name="postgres", summary="PostgreSQL 15 primary with streaming replicas "
-                    "(sync/async), optionally managed by Patroni", options=OPTIONS, make=_make)
+                    "(sync/async), optionally managed by Patroni", options=OPTIONS, make=_make,
+                    packages=("postgresql-15", "util-linux", "patroni", "etcd-server"))
 
 
 def release_of(version_output: str) -> str:

@@ -351,4 +351,5 @@ def _make(options: Mapping[str, Any]) -> Redis:
 
 
 ENTRY = TargetEntry(name="redis", summary="Redis primary with async replicas and Sentinel "
-                    "failover, a sentinel on every node", options=OPTIONS, make=_make)
+                    "failover, a sentinel on every node", options=OPTIONS, make=_make,
+                    packages=("redis-server", "redis-sentinel"))

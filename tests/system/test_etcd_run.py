@@ -1,14 +1,15 @@
-"""`labrys run` end to end: real etcd on three namespace nodes, partitions and kills.
+"""`labrys run` end to end: real etcd on three nodes of every runtime, partitions and kills.
 
-About 15 s of workload (plus a few seconds of set-up, teardown and checking). Skipped
-where it cannot run: without root (network namespaces) or without an etcd binary.
+About 15 s of workload per runtime (plus set-up, teardown and checking; the docker
+runtime's first run on a machine also builds its images). Skipped where it cannot run:
+without root (network namespaces) or without an etcd binary; each runtime skips alone
+without what it needs (docker.io and debootstrap, openssh-server).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import re
 import signal
 import subprocess
 import sys
@@ -18,32 +19,27 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from labrys.control import leftovers
 from labrys.harness import TestSpec
 from labrys.harness._runner import run_test
 from labrys.history import read_history
 from tests.system._netns import ETCD, needs_etcd, needs_root
+from tests.system._runtimes import CLUSTER_NAME, RuntimeCase, local_left
 
 pytestmark = [pytest.mark.slow, *needs_root, needs_etcd]
 
 
-def _cluster_prefix(run: Path) -> str:
-    """The prefix of the cluster the run made, from its log."""
-    match = re.search(r"nodes up: cluster (lb[0-9a-f]{4})", (run / "labrys.log").read_text())
+def _cluster_name(run: Path) -> str:
+    """The name of the cluster the run made, from its log."""
+    match = CLUSTER_NAME.search((run / "labrys.log").read_text())
     assert match, "the run's log names its cluster"
     return match.group(1)
 
 
-def _assert_nothing_left(prefix: str) -> None:
-    """No namespace, link, rule, process or path of the cluster, and no etcd of it."""
-    assert leftovers(prefix) == []
-    etcd = subprocess.run(["pgrep", "-f", f"/{prefix}/"], capture_output=True, text=True)
-    assert etcd.stdout == ""
-
-
-def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_path: Path):
+def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(
+        tmp_path: Path, runtime: RuntimeCase):
     spec = TestSpec(nemesis=("partition", "kill"), nemesis_interval_s=3.0, time_limit_s=15.0,
                     concurrency=5, rate=100.0, seed=7, store=str(tmp_path),
+                    runtime=runtime.name, runtime_options=runtime.options,
                     options={"etcd_binary": ETCD, "ops_per_key": "50",
                              # A kill of the leader leaves requests hanging until the
                              # client timeout: short, so a 3 s kill still sees progress.
@@ -85,7 +81,7 @@ def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_p
                    and "Connection refused" in (op.error or "")]
         assert refused == [], refused[:3]
 
-    _assert_nothing_left(_cluster_prefix(run))
+    assert runtime.left(_cluster_name(run)) == []
 
 
 def _kills_leaving_a_majority(history) -> list[tuple[int, int]]:
@@ -131,4 +127,4 @@ def test_ctrl_c_stops_the_workload_and_still_heals_checks_stores_and_cleans_up(t
     assert len(read_history(run / "history.jsonl")) > 0
     assert "interrupted by Ctrl-C" in output
     assert "Ctrl-C again to skip the checks" in output  # said where the user looks
-    _assert_nothing_left(_cluster_prefix(run))
+    assert local_left(_cluster_name(run)) == []

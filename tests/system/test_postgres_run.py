@@ -1,4 +1,5 @@
-"""PostgreSQL end to end: async replicas serve stale reads; serializable keeps the bank.
+"""PostgreSQL end to end: async replicas serve stale reads (on every runtime);
+serializable keeps the bank.
 
 Each run is about 10 s of workload plus 5 s of set-up (initdb, two base backups).
 Skipped without root or without PostgreSQL 15.
@@ -16,6 +17,7 @@ from rich.console import Console
 
 from labrys.harness import TestSpec
 from labrys.harness._runner import run_test
+from tests.system._runtimes import CLUSTER_NAME, RuntimeCase
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -29,14 +31,17 @@ pytestmark = [
 ]
 
 
-def _run(tmp_path: Path, workload: str, **options: str):
+def _run(tmp_path: Path, workload: str, *, runtime: RuntimeCase | None = None,
+         **options: str):
     spec = TestSpec(target="postgres", workload=workload, nemesis=(), time_limit_s=8.0,
-                    concurrency=6, rate=300.0, seed=5, store=str(tmp_path), options=options)
+                    concurrency=6, rate=300.0, seed=5, store=str(tmp_path), options=options,
+                    runtime=runtime.name if runtime else "local",
+                    runtime_options=runtime.options if runtime else {})
     return run_test(spec, console=Console(file=io.StringIO()), command=["pytest"])
 
 
-def test_reads_from_async_replicas_are_stale(tmp_path: Path):
-    outcome = _run(tmp_path, "register", read_from="replica", sync="off")
+def test_reads_from_async_replicas_are_stale(tmp_path: Path, runtime: RuntimeCase):
+    outcome = _run(tmp_path, "register", runtime=runtime, read_from="replica", sync="off")
 
     assert outcome.error is None, outcome.error
     assert outcome.verdict.valid is False
@@ -44,6 +49,8 @@ def test_reads_from_async_replicas_are_stale(tmp_path: Path):
     assert kinds == {"nonlinearizable"}, kinds
     for node in ("n1", "n2", "n3"):
         assert (outcome.run.path / "nodes" / node / "postgres.log").exists()
+    name = CLUSTER_NAME.search((outcome.run.path / "labrys.log").read_text())[1]
+    assert runtime.left(name) == []
 
 
 def test_serializable_transactions_conserve_the_bank(tmp_path: Path):

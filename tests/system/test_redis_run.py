@@ -1,4 +1,5 @@
-"""Redis with Sentinel end to end: cutting the primary off loses acknowledged writes.
+"""Redis with Sentinel end to end, on every runtime: cutting the primary off loses
+acknowledged writes.
 
 About 30 s: set-up, 18 s of adds with the primary isolated from 8 s to 16 s
 (Sentinel fails over about 4 s in, with down-after-milliseconds 2000), the heal, a
@@ -17,6 +18,7 @@ from rich.console import Console
 
 from labrys.harness import TestSpec
 from labrys.harness._runner import run_test
+from tests.system._runtimes import CLUSTER_NAME, RuntimeCase
 
 pytestmark = [
     pytest.mark.slow,
@@ -30,10 +32,11 @@ pytestmark = [
 ]
 
 
-def test_isolating_the_primary_loses_acknowledged_adds(tmp_path: Path):
+def test_isolating_the_primary_loses_acknowledged_adds(tmp_path: Path, runtime: RuntimeCase):
     spec = TestSpec(target="redis", workload="set", nemesis=("partition",),
                     topologies=("primaries",), nemesis_interval_s=8.0, time_limit_s=18.0,
-                    concurrency=5, rate=200.0, seed=3, store=str(tmp_path))
+                    concurrency=5, rate=200.0, seed=3, store=str(tmp_path),
+                    runtime=runtime.name, runtime_options=runtime.options)
     outcome = run_test(spec, console=Console(file=io.StringIO()), command=["pytest"])
 
     assert outcome.error is None, outcome.error
@@ -49,3 +52,5 @@ def test_isolating_the_primary_loses_acknowledged_adds(tmp_path: Path):
     sentinel_logs = "".join((outcome.run.path / "nodes" / n / "sentinel.log").read_text()
                             for n in ("n2", "n3"))
     assert "+switch-master" in sentinel_logs
+    name = CLUSTER_NAME.search((outcome.run.path / "labrys.log").read_text())[1]
+    assert runtime.left(name) == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,8 @@ class FakeRuntime:
         self.base = base
         self.clusters: list[HostCluster] = []
 
-    def up(self, nodes: int, options: Mapping[str, Any], *, persistent: bool = False,
+    def up(self, nodes: int, options: Mapping[str, Any], *, packages: Collection[str] = (),
+           persistent: bool = False,
            guard: Callable[[Mapping[str, Any]], None] | None = None) -> HostCluster:
         name = f"fake{len(self.clusters)}"
         handle = {"directory": str(self.base / name)}

@@ -32,10 +32,11 @@ PUBLIC = {
         "get_model", "partitionable", "show",
     },
     "labrys.control": {
-        "BASE_DIR", "Cluster", "CommandResult", "DownReport", "Grudge", "Guardian", "Handle",
-        "LazyDisk", "LazyDisks", "Leftovers", "LocalCluster", "LocalNode", "LocalRuntime",
-        "NetworkFaults", "Node", "NodeProcess", "Process", "RUNTIMES", "Runtime", "Unsynced",
-        "deferred_signals", "down", "exit_on_signals", "get_runtime", "leftovers", "local_cluster",
+        "BASE_DIR", "Cluster", "ClusterSummary", "CommandResult", "DownReport",
+        "FirewalledCluster", "Grudge", "Guardian", "Handle", "LazyDisk", "LazyDisks",
+        "Leftovers", "LocalCluster", "LocalNode", "LocalRuntime", "NetworkFaults", "Node",
+        "NodeProcess", "Process", "RUNTIMES", "Runtime", "Unsynced", "deferred_signals",
+        "down", "exit_on_signals", "get_runtime", "kill_command", "leftovers", "local_cluster",
     },
     "labrys.nemesis": {
         "ClockNemesis", "ClockSkewable", "Composed", "FAULTS", "Fault", "Grudge", "KillNemesis",
@@ -66,7 +67,7 @@ PUBLIC = {
     },
     "labrys.targets": {
         "ClientSource", "HasLogs", "HasVersion", "TARGETS", "Target", "TargetEntry",
-        "get_target",
+        "get_target", "node_packages",
     },
     "labrys.workloads": {
         "HasFinalGenerator", "HasOnlineCheck", "WORKLOADS", "Workload", "WorkloadEntry",
