@@ -4,9 +4,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup system native test demo bench lint
+.PHONY: setup system native cassandra test demo bench lint
 
-setup: system $(STAMP) native
+setup: system $(STAMP) native cassandra
 
 system:
 	@bash scripts/setup-system.sh
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml
 # The optional Rust search core; skipped with one line when there is no cargo.
 native: $(STAMP)
 	@bash scripts/build-native.sh
+
+# Cassandra's server jars, from Maven Central into ~/.cache/labrys (once per version).
+cassandra: system
+	@bash scripts/fetch-cassandra.sh
 
 test: setup
 	$(VENV)/bin/pytest -q
