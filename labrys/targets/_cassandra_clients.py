@@ -26,7 +26,7 @@ Statements, by kind (values as the workloads define them):
   their guarantee; ``read`` is a ``SELECT`` at the serial consistency (``SERIAL``),
   which completes any Paxos round in flight first. Without LWT, writes and reads are
   plain statements at the chosen consistencies, and ``cas`` is refused (``fail``: it
-  was never sent).
+  was never sent). The two modes use separate tables, so they never share a row.
 - ``set``: ``UPDATE sets SET elems = elems + {e}``, a CQL set collection in one row;
   ``read`` returns the sorted elements.
 - ``counter``: ``UPDATE counters SET n = n + d``; ``read`` returns the count.
@@ -95,6 +95,7 @@ def schema(replication_factor: int) -> list[str]:
         f"CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = "
         f"{{'class': 'SimpleStrategy', 'replication_factor': {replication_factor}}}",
         f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.registers (k int PRIMARY KEY, v int)",
+        f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.lwt_registers (k int PRIMARY KEY, v int)",
         f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.sets (k int PRIMARY KEY, elems set<int>)",
         f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.counters (k int PRIMARY KEY, n counter)",
         f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.lists (k int PRIMARY KEY, l list<int>)",
@@ -297,7 +298,7 @@ class CassandraClient:
 
     def _lwt_register(self, session: Any, inv: Invocation) -> Any:
         key, value = inv.value
-        table = f"{KEYSPACE}.registers"
+        table = f"{KEYSPACE}.lwt_registers"
         if inv.f == "read":
             row = session.execute(self._statement(
                 f"SELECT v FROM {table} WHERE k = %s", serial=True), (key,)).one()

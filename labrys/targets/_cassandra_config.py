@@ -19,8 +19,11 @@ here, as pure functions of the node and the options, so each is unit-tested:
   module ``--add-exports``/``--add-opens`` flags Cassandra's ``conf/jvm17-server.options``
   lists (they let the server reach JDK internals such as ``sun.nio.ch``); nodetool
   needs the same. The JVM is kept small for a 2-core machine running three nodes:
-  a fixed heap of ``heap_mb`` (512 MB by default: about 0.8 GB resident per node),
-  two GC threads, no pre-touched heap.
+  a fixed heap of ``heap_mb`` (512 MB by default: about 0.95 GB resident per node),
+  two GC threads, no pre-touched heap, and only the quick C1 JIT compiler: a test
+  cluster serves hundreds of operations a second, not hundreds of thousands, and
+  without C2 a node reaches "listening for CQL clients" on about 45 % less CPU time
+  (6.7 s instead of 11.8 s, measured here).
 
 Fast start. By default a node waits 30 s of "ring delay" for gossip to settle before
 it joins the ring, and a node that is not a seed bootstraps (streams data) from the
@@ -205,6 +208,7 @@ def daemon_argv(*, java: str, lib: PurePosixPath, jamm_jar: PurePosixPath, files
         java,
         f"-Xms{heap_mb}m", f"-Xmx{heap_mb}m", "-Xss256k",
         "-XX:+UseG1GC", "-XX:ParallelGCThreads=2", "-XX:ConcGCThreads=1",
+        "-XX:TieredStopAtLevel=1",
         "-XX:+PerfDisableSharedMem", "-XX:+HeapDumpOnOutOfMemoryError",
         f"-XX:HeapDumpPath={files.root}",
         "-ea", "-da:net.openhft...",
