@@ -7,7 +7,10 @@ the main interface; the subpackages are the library:
 - `labrys.history`: ops, histories, formats;
 - `labrys.models`: sequential specifications for linearizability;
 - `labrys.checkers`: verdicts and every checker;
+- `labrys.generator`, `labrys.client`, `labrys.options`: schedules of operations, what
+  a client returns, option tables;
 - `labrys.control`, `labrys.nemesis`: nodes, networks and faults;
-- `labrys.targets`, `labrys.workloads`, `labrys.harness`: databases, workloads, runs;
+- `labrys.targets`, `labrys.workloads`: databases and what clients do to them;
+- `labrys.harness`: runs (spec, runner, interpreter, store, commands);
 - `labrys.report`: how verdicts are shown.
 """

@@ -7,6 +7,10 @@ usage errors are caught here and exit 255 like every other non-verdict.
 
 Errors that labrys raises on purpose (`LabrysError`) print as one line. Anything else
 is a bug and keeps its traceback.
+
+``run`` and ``cluster`` are `LazyCommand`s: their modules (the orchestration, every
+target, the databases' clients) are imported only when they run, so ``labrys --help``
+and ``labrys check`` load only what listing and checking need.
 """
 
 from __future__ import annotations
@@ -21,25 +25,30 @@ import typer
 from rich.console import Console
 
 from labrys._check import check_file, check_files, overall_status
+from labrys._lazy import LazyCommand, lazy_group
 from labrys.checkers import CHECKERS, NOT_GIVEN, CheckOptions
 from labrys.checkers._verdict import exit_status
-from labrys.control._cli import cluster_app
 from labrys.errors import LabrysError, UsageError
-from labrys.harness._cli import run
 from labrys.history import FORMATS, read_history, write_jepsen_edn, write_jsonl
 from labrys.report import print_verdict
 
+LAZY_COMMANDS = {command.name: command for command in [
+    LazyCommand("run", "labrys.harness._cli:run", "Run a test: start a cluster, drive it "
+                "under faults, check and store the history."),
+    LazyCommand("cluster", "labrys.harness._cluster_cli:cluster_app", "Local clusters of "
+                "network namespaces: bring up, poke, partition, heal, remove."),
+]}
+"""Commands imported only when they run (see `labrys._lazy`)."""
+
 app = typer.Typer(
     name="labrys",
+    cls=lazy_group(LAZY_COMMANDS),
     help="Test what distributed databases promise: run real clusters under real faults, "
     "record what clients saw, and check it against consistency models.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-app.command("run")(run)
-app.add_typer(cluster_app, name="cluster")
 
 _stdout = Console(highlight=False)
 

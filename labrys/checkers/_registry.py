@@ -20,9 +20,7 @@ from typing import Any
 from labrys.checkers._verdict import Verdict, check_safe
 from labrys.errors import lookup
 from labrys.history import History
-
-NOT_GIVEN: Any = type("NotGiven", (), {"__repr__": lambda self: "NOT_GIVEN"})()
-"""The initial value when the user gave none: each model then uses its own default."""
+from labrys.models import NOT_GIVEN
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,10 +6,13 @@ repair for sure, even when the run dies half-way. On one machine, Linux network
 namespaces give each node its own interfaces, routes and iptables, for the cost of
 a few milliseconds each.
 
-The central abstractions are two protocols, `Node` (run, spawn, read and write
-files; name, address, directory) and `Cluster` (nodes; partition, lose and delay
-packets by grudge; heal; teardown), and one runtime that implements them,
-`LocalCluster`. Targets use `Node`; nemeses use `Cluster`.
+The central abstractions are protocols that every runtime implements: `Node` (run a
+command, spawn a `Process`, read, write, remove and fetch files; name, address,
+directory), `Process` (signal, wait, kill, stop), `Cluster` (nodes; partition, lose
+and delay packets by grudge; heal; teardown) and `Runtime` (make a cluster; remove one
+from its handle alone). `RUNTIMES` holds the runtimes by name; today there is one,
+``local``: `LocalCluster`, nodes as network namespaces. Targets use `Node`; nemeses
+use `Cluster`; the run orchestration uses `Runtime` and `Cluster` and names no runtime.
 
 Example::
 
@@ -24,9 +27,10 @@ Example::
         cluster.heal()
     # every namespace, veth, bridge, rule and process is gone here
 
-Choices that are not obvious: everything a cluster creates is named after a
+Choices that are not obvious: everything a local cluster creates is named after a
 per-cluster prefix and recorded on disk before it is created (`_registry`), so that
-`down` can remove it from names alone after a SIGKILL (`_cleanup`); spawned
+it can be removed from names alone after a SIGKILL (`_cleanup`); a run's `Guardian`,
+a process of its own, does that removal when the run is killed (`_guardian`); spawned
 processes are direct children signalled through pidfds (`_spawn`); faults act on
 packets arriving at a node (`_netfilter`).
 """
@@ -45,26 +49,35 @@ from labrys.control._cleanup import (
     exit_on_signals,
     leftovers,
 )
+from labrys.control._guardian import Guardian
 from labrys.control._local import LocalCluster, LocalNode, NetworkFaults
-from labrys.control._node import Cluster, CommandResult, Grudge, Node
+from labrys.control._node import Cluster, CommandResult, Grudge, Node, Process
 from labrys.control._registry import BASE_DIR
+from labrys.control._runtime import RUNTIMES, Handle, LocalRuntime, Runtime, get_runtime
 from labrys.control._spawn import NodeProcess
 
 __all__ = [
     "BASE_DIR",
+    "RUNTIMES",
     "Cluster",
     "CommandResult",
     "DownReport",
     "Grudge",
+    "Guardian",
+    "Handle",
     "Leftovers",
     "LocalCluster",
     "LocalNode",
+    "LocalRuntime",
     "NetworkFaults",
     "Node",
     "NodeProcess",
+    "Process",
+    "Runtime",
     "deferred_signals",
     "down",
     "exit_on_signals",
+    "get_runtime",
     "leftovers",
     "local_cluster",
 ]

@@ -37,7 +37,6 @@ import ipaddress
 import json
 import os
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -46,7 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labrys.control import _cleanup, _host, _netfilter
-from labrys.control._node import CommandResult, Grudge
+from labrys.control._machine import MachineNode
+from labrys.control._node import Grudge
 from labrys.control._registry import (
     BASE_DIR,
     ClusterRecord,
@@ -54,15 +54,16 @@ from labrys.control._registry import (
     claim_new,
     records,
 )
-from labrys.control._spawn import NodeProcess, spawn
+from labrys.control._spawn import NodeProcess
 from labrys.errors import ControlError, UsageError
 
 _DELAY_SCRIPT = Path(__file__).with_name("_nfqdelay.py")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class LocalNode:
-    """A node that is a network namespace on this machine.
+class LocalNode(MachineNode):
+    """A node that is a network namespace on this machine (see `MachineNode` for what it
+    does).
 
     Attributes:
         name: its short name, resolvable on every node.
@@ -82,77 +83,6 @@ class LocalNode:
     def exec_prefix(self) -> tuple[str, ...]:
         """The command prefix that runs a program inside this node."""
         return ("ip", "netns", "exec", self.namespace)
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        input: str | None = None,
-        env: Mapping[str, str] | None = None,
-        timeout_s: float = 60.0,
-    ) -> CommandResult:
-        """Run a command inside the node to completion (see `Node.run`)."""
-        argv = tuple(argv)
-        try:
-            done = subprocess.run(
-                [*self.exec_prefix, *argv],
-                input=None if input is None else input.encode(),
-                capture_output=True,
-                env=_merged_env(env),
-                timeout=timeout_s,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise ControlError(
-                f"{self.name}: `{' '.join(argv)}` still running after {timeout_s} s"
-            ) from None
-        return CommandResult(
-            node=self.name,
-            argv=argv,
-            exit_code=done.returncode,
-            stdout=done.stdout.decode(errors="replace"),
-            stderr=done.stderr.decode(errors="replace"),
-        )
-
-    def spawn(
-        self, argv: Sequence[str], *, log_path: Path, env: Mapping[str, str] | None = None
-    ) -> NodeProcess:
-        """Start a process inside the node, owned by this node (see `Node.spawn`)."""
-        process = spawn(
-            node=self.name,
-            argv=tuple(argv),
-            prefix=self.exec_prefix,
-            log_path=self._resolve(log_path),
-            env=_merged_env(env),
-        )
-        with self._lock:
-            self._processes[:] = [p for p in self._processes if p.returncode is None]
-            self._processes.append(process)
-        return process
-
-    def read_file(self, path: str | Path) -> bytes:
-        return self._resolve(path).read_bytes()
-
-    def write_file(self, path: str | Path, data: bytes | str) -> None:
-        target = self._resolve(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.labrys-tmp")
-        temporary.write_bytes(data.encode() if isinstance(data, str) else data)
-        os.replace(temporary, target)
-
-    def kill_all(self) -> None:
-        """SIGKILL and reap every process this node spawned."""
-        with self._lock:
-            processes, self._processes[:] = list(self._processes), []
-        for process in processes:
-            process.kill()
-
-    def _resolve(self, path: str | Path) -> Path:
-        return self.directory / path
-
-
-def _merged_env(env: Mapping[str, str] | None) -> dict[str, str]:
-    return {**os.environ, **(env or {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +137,12 @@ class LocalCluster:
 
     @classmethod
     def up(
-        cls, nodes: int = 5, *, base_dir: Path = BASE_DIR, persistent: bool = False
+        cls,
+        nodes: int = 5,
+        *,
+        base_dir: Path = BASE_DIR,
+        persistent: bool = False,
+        guard: Callable[[Mapping[str, str]], None] | None = None,
     ) -> LocalCluster:
         """Create a cluster of `nodes` nodes named n1…nN.
 
@@ -218,6 +153,8 @@ class LocalCluster:
                 `labrys cluster down`; otherwise it belongs to this process, is torn
                 down at interpreter exit at the latest, and a later sweep removes it
                 once this process is gone.
+            guard: called with the cluster's `handle` once its names are claimed and
+                before any of its objects exists (see `labrys.control.Runtime.up`).
 
         Raises:
             ControlError: without root, without `ip`/`iptables`, or if the kernel refuses.
@@ -234,6 +171,8 @@ class LocalCluster:
         )
         cluster = cls(record)
         try:
+            if guard is not None:
+                guard(cluster.handle)
             cluster._build()
         except BaseException:
             _cleanup.remove_prefix(record.prefix, directory=Path(record.directory))
@@ -266,6 +205,16 @@ class LocalCluster:
     @property
     def prefix(self) -> str:
         return self.record.prefix
+
+    @property
+    def name(self) -> str:
+        """The prefix, which names the cluster in logs and in ``labrys cluster``."""
+        return self.record.prefix
+
+    @property
+    def handle(self) -> dict[str, str]:
+        """All `LocalRuntime.remove` needs to remove this cluster from another process."""
+        return {"prefix": self.record.prefix, "directory": self.record.directory}
 
     @property
     def nodes(self) -> tuple[LocalNode, ...]:

@@ -1,9 +1,12 @@
-"""What a node and a cluster are, whatever runtime holds them.
+"""What a node, a process on it and a cluster are, whatever runtime holds them.
 
-A runtime (local namespaces today; docker or ssh later) implements these two
-protocols. Targets talk to `Node` only (install, configure, start, read logs);
-nemeses talk to `Cluster` for the network and to the target for processes. So a
-target written against the local runtime runs unchanged on another one, and a
+A runtime (local namespaces today; containers or machines over SSH tomorrow)
+implements these protocols, and they are the only way the rest of labrys touches a
+node: targets talk to `Node` (write configuration, start daemons, read and fetch
+files, run a command), nemeses to `Cluster` for the network and to the target for
+processes, the runner to `Cluster` for everything. Nothing above this layer reads a
+node's files through the control machine's file system or signals a PID of its own,
+so a target written against the local runtime runs unchanged on another one, and a
 runtime that cannot do a fault says so with a `ControlError` instead of pretending.
 
 A grudge, in Jepsen's words, maps each node to the nodes it will not hear from: the
@@ -17,12 +20,12 @@ expressible; the topologies build symmetric ones where that is what they mean.
 from __future__ import annotations
 
 import shlex
+import signal
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from labrys.control._spawn import NodeProcess
 from labrys.errors import ControlError
 
 Grudge = Mapping[str, Collection[str]]
@@ -67,12 +70,78 @@ class CommandResult:
 
 
 @runtime_checkable
+class Process(Protocol):
+    """A long-running process a node started and owns, until it is reaped.
+
+    Every runtime keeps the same promises: a signal never reaches a stranger (a PID
+    recycled after the process ended), `wait` reaps the process, so a restart never
+    meets its predecessor's lock files, and the process leads a process group that
+    group signals reach, so the helpers a database forks go with it. `kill` and `stop`
+    are `signal` and `wait` composed (see `kill_and_reap`, `stop_gracefully`).
+    """
+
+    @property
+    def node(self) -> str:
+        """The name of the node it runs on."""
+        ...
+
+    @property
+    def pid(self) -> int:
+        """Its process ID as the node sees it (also its process group's ID)."""
+        ...
+
+    @property
+    def returncode(self) -> int | None:
+        """Its exit status once reaped (negative for a signal), else None."""
+        ...
+
+    @property
+    def alive(self) -> bool:
+        """Whether it still runs (a stopped process counts as running)."""
+        ...
+
+    def signal(self, sig: int, *, group: bool = True) -> bool:
+        """Send ``sig`` to its process group (or to it alone); False if all had exited."""
+        ...
+
+    def wait(self, *, timeout_s: float | None = None) -> int | None:
+        """Wait for it to exit and reap it: its exit status, or None if still running."""
+        ...
+
+    def kill(self, *, timeout_s: float = 10.0) -> int | None:
+        """SIGKILL the whole group and reap it; its exit status, or None if stuck."""
+        ...
+
+    def stop(self, *, grace_s: float = 5.0) -> int | None:
+        """SIGTERM (and SIGCONT, should it be paused), then SIGKILL after ``grace_s``."""
+        ...
+
+
+def kill_and_reap(process: Process, *, timeout_s: float = 10.0) -> int | None:
+    """`Process.kill` for any runtime: SIGKILL the group, then wait for the leader."""
+    process.signal(signal.SIGKILL)
+    return process.wait(timeout_s=timeout_s)
+
+
+def stop_gracefully(process: Process, *, grace_s: float = 5.0) -> int | None:
+    """`Process.stop` for any runtime: SIGTERM, then SIGKILL if it outlives ``grace_s``.
+
+    A paused process gets SIGCONT too, or it could never act on the SIGTERM.
+    """
+    process.signal(signal.SIGTERM)
+    process.signal(signal.SIGCONT)
+    code = process.wait(timeout_s=grace_s)
+    return code if code is not None else process.kill()
+
+
+@runtime_checkable
 class Node(Protocol):
     """One machine of a cluster, as a target sees it.
 
     A node owns the processes it spawns: it can signal and reap them, and it kills
-    whatever is left when its cluster is torn down. Paths given to the file methods
-    are relative to `directory` unless absolute.
+    whatever is left when its cluster is torn down. Paths are paths *on the node*,
+    relative to `directory` unless absolute; whether the node shares the control
+    machine's file system is the runtime's business, never the caller's.
     """
 
     @property
@@ -101,10 +170,12 @@ class Node(Protocol):
         """Run a command on the node to completion and return how it ended.
 
         A non-zero exit is a result, not an error; call `CommandResult.check` to
-        make it one. `env` adds to (and overrides) the control process's environment.
+        make it one. So is a program the node does not have: a non-zero exit whose
+        stderr says so. `env` adds to (and overrides) the control process's environment.
 
         Raises:
-            ControlError: if the command cannot be started or runs past `timeout_s`.
+            ControlError: if the command runs past `timeout_s`, or the node cannot be
+                reached at all.
         """
         ...
 
@@ -114,8 +185,9 @@ class Node(Protocol):
         *,
         log_path: Path,
         env: Mapping[str, str] | None = None,
-    ) -> NodeProcess:
-        """Start a long-running process on the node, stdout and stderr appended to `log_path`.
+    ) -> Process:
+        """Start a long-running process on the node, stdout and stderr appended to
+        `log_path` (a path on the node).
 
         The process leads its own process group, so signals sent through the handle
         reach the children it forks (PostgreSQL's backends, for instance).
@@ -123,11 +195,40 @@ class Node(Protocol):
         ...
 
     def read_file(self, path: str | Path) -> bytes:
-        """The contents of a file on the node."""
+        """The contents of a file on the node.
+
+        Raises:
+            FileNotFoundError: if there is no such file.
+        """
         ...
 
     def write_file(self, path: str | Path, data: bytes | str) -> None:
         """Replace a file on the node atomically, creating parent directories."""
+        ...
+
+    def exists(self, path: str | Path) -> bool:
+        """Whether a file or directory exists on the node."""
+        ...
+
+    def make_dir(self, path: str | Path, *, owner: str | None = None) -> None:
+        """Create a directory and its parents if missing.
+
+        Args:
+            owner: a user of the node to own the directory (with the user's group), for
+                daemons that refuse to run from a directory root owns (PostgreSQL).
+        """
+        ...
+
+    def remove(self, path: str | Path) -> None:
+        """Remove a file or a whole directory tree on the node; nothing if absent."""
+        ...
+
+    def fetch(self, path: str | Path, destination: Path) -> None:
+        """Copy a file from the node to ``destination`` on the control machine.
+
+        Raises:
+            FileNotFoundError: if the node has no such file.
+        """
         ...
 
 
@@ -140,6 +241,12 @@ class Cluster(Protocol):
     in force, so the nemesis can record exactly what was done. An empty grudge heals
     that kind of fault.
     """
+
+    @property
+    def name(self) -> str:
+        """A short name that tells this cluster apart on its runtime, for logs and for
+        ``labrys cluster --cluster NAME`` (the local runtime's prefix, ``lb3fa0``)."""
+        ...
 
     @property
     def nodes(self) -> Sequence[Node]: ...

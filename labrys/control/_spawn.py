@@ -1,15 +1,17 @@
-"""A process that a node started and owns: signalled safely, reaped for sure.
+"""A process that a local node started and owns: signalled safely, reaped for sure.
 
-Two traps on these machines decide the shape (PLATFORM.md):
+`NodeProcess` is the local runtime's `Process`. Two traps of Linux decide its shape:
 
 - PIDs wrap at 32768, so a PID remembered from earlier may name a stranger by now.
   The handle keeps a pidfd, opened right after the fork, and signals the leader
   through it; the process group is signalled only while the leader is an unreaped
   child of ours, which is exactly when its PID (and so the group ID) cannot have been
   reused. One lock orders signalling against reaping.
-- Init reaps orphans slowly, so a killed daemon whose launcher went away can linger
-  and hold a lock file. Every database process is therefore a direct child of the
-  control process (`subprocess.Popen`), and `wait` reaps it before a restart.
+- A process whose parent has gone is reaped by init, and init may take its time (a
+  second or more was seen on the machines labrys is built on), so a killed daemon
+  whose launcher went away can linger and hold a lock file. Every database process is
+  therefore a direct child of the control process (`subprocess.Popen`), and `wait`
+  reaps it before a restart.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import signal
 import subprocess
 import threading
 from pathlib import Path
+
+from labrys.control._node import kill_and_reap, stop_gracefully
 
 
 class NodeProcess:
@@ -97,18 +101,11 @@ class NodeProcess:
 
     def kill(self, *, timeout_s: float = 10.0) -> int | None:
         """SIGKILL the whole group and reap the leader; its exit status, or None if stuck."""
-        self.signal(signal.SIGKILL)
-        return self.wait(timeout_s=timeout_s)
+        return kill_and_reap(self, timeout_s=timeout_s)
 
     def stop(self, *, grace_s: float = 5.0) -> int | None:
-        """SIGTERM the group, then SIGKILL it if it has not exited after `grace_s`.
-
-        A paused process gets SIGCONT too, or it could never act on the SIGTERM.
-        """
-        self.signal(signal.SIGTERM)
-        self.signal(signal.SIGCONT)
-        code = self.wait(timeout_s=grace_s)
-        return code if code is not None else self.kill()
+        """SIGTERM the group, then SIGKILL it if it has not exited after `grace_s`."""
+        return stop_gracefully(self, grace_s=grace_s)
 
     def __del__(self) -> None:
         # Closed only here: a pidfd closed on reaping could be pulled out from under

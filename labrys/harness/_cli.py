@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from labrys.control import RUNTIMES
 from labrys.errors import UsageError
 from labrys.harness._runner import RunOutcome, run_test
 from labrys.harness._spec import (
@@ -45,8 +46,12 @@ def run(
     nodes: Annotated[int | None, typer.Option(
         help="How many nodes. [default: 3]", show_default=False)] = None,
     runtime: Annotated[str | None, typer.Option(
-        help="Where nodes live: local (network namespaces). [default: local]",
-        show_default=False)] = None,
+        help="Where nodes live: " + "; ".join(f"{r.name}: {r.summary}"
+                                             for r in RUNTIMES.values())
+        + ". [default: local]", show_default=False)] = None,
+    runtime_option: Annotated[list[str] | None, typer.Option(
+        "--runtime-option", help="A runtime option key=value (e.g. base_dir=/srv/labrys); "
+        "repeatable.", show_default=False)] = None,
     workload: Annotated[str | None, typer.Option(
         help=f"What clients do: {', '.join(WORKLOADS)}. [default: register]",
         show_default=False)] = None,
@@ -104,6 +109,9 @@ def run(
         base = load_spec_file(replay)
     flags: dict[str, Any] = {
         "target": target, "nodes": nodes, "runtime": runtime, "workload": workload,
+        "runtime_options": dict(parse_option(o, flag="--runtime-option",
+                                             example="base_dir=/srv/labrys")
+                                for o in runtime_option or []),
         "nemesis": None if nemesis is None else parse_nemesis(nemesis),
         "nemesis_interval_s": nemesis_interval, "time_limit_s": time_limit,
         "topologies": None if topologies is None else parse_topologies(topologies),

@@ -11,6 +11,9 @@ The nemesis itself is driven through the interpreter's client protocol by
 `NemesisClient`; what it returns (which grudge, which nodes) becomes the completion's
 value, and a `LabrysError` it raises becomes the completion's error. Both are
 ``info``, as Jepsen records nemesis ops.
+
+Everything about a fault (its ops, options, the capability it needs) comes from the
+nemesis package's table, `labrys.nemesis.FAULTS`; nothing here names a fault.
 """
 
 from __future__ import annotations
@@ -19,31 +22,34 @@ import itertools
 import math
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labrys.errors import LabrysError, UsageError
-from labrys.harness._client import Completion
-from labrys.harness._combinators import seq
-from labrys.harness._generator import Generator, Invocation, once, sleep
+from labrys.client import Completion
+from labrys.errors import LabrysError
+from labrys.generator import Generator, Invocation, once, seq, sleep
 from labrys.harness._spec import TestSpec
 from labrys.history import OpType
 from labrys.nemesis import FAULTS, NemesisOptions, package
+from labrys.options import Option, parse_options
 
-_STARTS = {"start-partition": "partition", "kill": "kill", "pause": "pause",
-           "start-loss": "loss", "start-delay": "delay", "bump-clock": "clock",
-           "strobe-clock": "clock", "scramble-clock": "clock"}
-_HEALS = {"stop-partition": "partition", "start": "kill", "resume": "pause",
-          "stop-loss": "loss", "stop-delay": "delay", "reset-clock": "clock"}
+_STARTS = {f: fault.name for fault in FAULTS.values() for f in fault.starts}
+_HEALS = {fault.heal: fault.name for fault in FAULTS.values()}
 
 
 @dataclass(frozen=True, slots=True)
 class FaultPlan:
     """The faults a spec asks for, checked before any node exists, and how to build
-    the nemesis and its generators once the cluster and target do."""
+    the nemesis and its generators once the cluster and target do.
+
+    Attributes:
+        spec: the run's spec.
+        settings: the typed values of the requested faults' options.
+    """
 
     spec: TestSpec
+    settings: Mapping[str, Any]
 
     def build(self, cluster: Any, target: Any,
               rng: random.Random) -> tuple[Any, Generator, Generator]:
@@ -55,7 +61,8 @@ class FaultPlan:
         spec = self.spec
         pkg = package(cluster, NemesisOptions(faults=spec.nemesis,
                                               interval_s=spec.nemesis_interval_s,
-                                              topologies=spec.topologies or None),
+                                              topologies=spec.topologies or None,
+                                              settings=self.settings),
                       rng=random.Random(rng.getrandbits(64)), target=target)
         count = math.ceil(spec.time_limit_s / spec.nemesis_interval_s) + 2
         ops = list(itertools.islice(pkg.schedule(), count))
@@ -65,19 +72,31 @@ class FaultPlan:
         return pkg.nemesis, schedule, final
 
 
-def plan_faults(spec: TestSpec) -> FaultPlan | None:
-    """The plan for ``spec.nemesis``, or None for a run without faults.
+def fault_options(spec: TestSpec) -> list[tuple[str, Mapping[str, Option]]]:
+    """The ``--option`` tables of the faults ``spec`` asks for, as `check_known` takes
+    them (faults without options are left out)."""
+    return [(f"fault {name}", FAULTS[name].options) for name in spec.nemesis
+            if FAULTS[name].options]
+
+
+def plan_faults(spec: TestSpec, target: object) -> FaultPlan | None:
+    """The plan for ``spec.nemesis`` against ``target``, or None for a run without faults.
+
+    Fault names were checked when the spec was built; this checks what needs the
+    target, before any node exists.
 
     Raises:
-        UsageError: an unknown fault name (the message lists the known ones).
+        UsageError: the target lacks a capability a fault needs, or a fault option has
+            a bad value.
     """
     if not spec.nemesis:
         return None
-    unknown = [f for f in spec.nemesis if f not in FAULTS]
-    if unknown:
-        raise UsageError(f"unknown fault {unknown[0]!r} in --nemesis; choose from "
-                         f"{', '.join(FAULTS)} (comma-separated), or none")
-    return FaultPlan(spec)
+    for name in spec.nemesis:
+        FAULTS[name].require(target)
+    tables = [table for _, table in fault_options(spec)]
+    settings = parse_options({k: o for table in tables for k, o in table.items()},
+                             spec.options)
+    return FaultPlan(spec, settings)
 
 
 class FaultTracker:

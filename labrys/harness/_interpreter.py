@@ -47,8 +47,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from labrys.harness._client import Client, Completion, validate_completion
-from labrys.harness._generator import Context, Generator, Invocation, Thread
+from labrys.client import Client, Completion, validate_completion
+from labrys.generator import Context, Generator, Invocation, Thread
 from labrys.history import NEMESIS, Op, OpType, Process
 
 _PENDING_WAIT_NS = 100_000_000

@@ -1,12 +1,14 @@
 """The lifecycle of one run: up, set up, drive, heal, tear down, check, store.
 
-DESIGN.md's flow, in one function, `run_test`, whose whole job is ordering and the
+The flow of a run, in one function, `run_test`, whose whole job is ordering and the
 guarantee that teardown happens:
 
-1. resolve the spec (seed drawn if absent), the target, the workload and their
-   options, and the nemesis: every bad input is refused here, before any node exists;
+1. resolve the spec (seed drawn if absent), the runtime, the target, the workload and
+   their options, and the nemesis: every bad input is refused here, before any node
+   exists;
 2. create the run folder and its log, write ``test.json``;
-3. bring the nodes up (`LocalCluster`), set the target up on them;
+3. bring the nodes up (the spec's `labrys.control.Runtime`; from then on only the
+   `Cluster` protocol), ask a node for the database's version, set the target up;
 4. run the generator (clients for ``time_limit`` at ``rate``, the nemesis's schedule
    beside them, then the nemesis's final heal) through the `Interpreter`, the history
    streaming to ``history.jsonl``;
@@ -14,6 +16,11 @@ guarantee that teardown happens:
    ``nodes/<node>/``, stop the database, remove the nodes;
 6. read the history back from disk (what a crash would have left is what gets
    checked) and run the workload's checkers; write ``results.json``.
+
+SIGKILL. A killed process runs no clean-up, so before the first node exists the run
+starts a `labrys.control.Guardian`, a process of its own that removes the run's cluster
+if the run dies without having removed it (or deliberately kept it, with
+``--leave-running``), whatever the runtime.
 
 Interrupts. The first Ctrl-C stops new operations; calls in flight finish or time
 out, then steps 5 and 6 run as usual, so the run keeps its history and a verdict on
@@ -31,7 +38,6 @@ import importlib.metadata
 import logging
 import platform
 import random
-import shutil
 import signal
 import time
 import traceback
@@ -43,24 +49,22 @@ from typing import Any
 from rich.console import Console
 
 from labrys.checkers import UNKNOWN, Verdict, exit_status
-from labrys.control import LocalCluster, exit_on_signals
+from labrys.control import Cluster, Guardian, exit_on_signals, get_runtime
 from labrys.errors import LabrysError, UsageError
-from labrys.harness._combinators import (
-    any_of,
-    clients,
-    nemesis,
-    phases,
-    stagger,
-    time_limit,
-)
+from labrys.generator import Generator, any_of, clients, nemesis, phases, stagger, time_limit
 from labrys.harness._display import RunDisplay
-from labrys.harness._faults import FaultPlan, FaultTracker, NemesisClient, plan_faults
-from labrys.harness._generator import Generator
+from labrys.harness._faults import (
+    FaultPlan,
+    FaultTracker,
+    NemesisClient,
+    fault_options,
+    plan_faults,
+)
 from labrys.harness._interpreter import Interpreter
-from labrys.harness._options import check_known, parse_options
 from labrys.harness._spec import TestSpec
 from labrys.harness._store import RunDir, create_run_dir, write_results, write_test_json
 from labrys.history import JsonlWriter, read_history
+from labrys.options import check_known, parse_options
 from labrys.targets import ClientSource, HasLogs, HasVersion, get_target
 from labrys.workloads import HasFinalGenerator, get_workload
 
@@ -123,15 +127,13 @@ class _Interrupts:
         return self.count >= 2
 
 
-def _versions(target: object) -> dict[str, str]:
+def _versions() -> dict[str, str]:
+    """The versions known before any node exists; the target's is asked of a node later."""
     try:
         labrys_version = importlib.metadata.version("labrys")
     except importlib.metadata.PackageNotFoundError:
         labrys_version = "unknown"
-    out = {"labrys": labrys_version, "python": platform.python_version()}
-    if isinstance(target, HasVersion):
-        out["target"] = target.version()
-    return out
+    return {"labrys": labrys_version, "python": platform.python_version()}
 
 
 def _run_logger(run: RunDir, *, echo: bool) -> logging.Logger:
@@ -186,21 +188,31 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     """
     seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
     spec = spec.with_seed(seed)
+    runtime = get_runtime(spec.runtime)
+    check_known(spec.runtime_options, (f"runtime {spec.runtime}", runtime.options),
+                flag="--runtime-option")
+    runtime_settings = parse_options(runtime.options, spec.runtime_options,
+                                     flag="--runtime-option")
     target_entry = get_target(spec.target)
     workload_entry = get_workload(spec.workload)
     check_known(spec.options, (f"target {spec.target}", target_entry.options),
-                (f"workload {spec.workload}", workload_entry.options))
+                (f"workload {spec.workload}", workload_entry.options), *fault_options(spec))
     target = target_entry.make(parse_options(target_entry.options, spec.options))
     workload = workload_entry.make(parse_options(workload_entry.options, spec.options))
     if not isinstance(target, ClientSource) or workload.client_kind not in target.client_kinds():
         raise UsageError(f"target {spec.target} has no {workload.client_kind!r} client, which "
                          f"workload {spec.workload} needs")
-    fault_plan = plan_faults(spec)
-    versions = _versions(target)
+    fault_plan = plan_faults(spec, target)
+    versions = _versions()
     started = dt.datetime.now()
     run = create_run_dir(Path(spec.store), spec.test_name, now=started)
     log = _run_logger(run, echo=not console.is_terminal)
-    write_test_json(run, spec, versions=versions, command=list(command), started=started)
+
+    def write_test(target_version: str | None = None) -> None:
+        known = versions if target_version is None else versions | {"target": target_version}
+        write_test_json(run, spec, versions=known, command=list(command), started=started)
+
+    write_test()
     log.info("run %s: %s on %d nodes, workload %s, nemesis %s, %.0f s, seed %d", run.path,
              spec.target, spec.nodes, spec.workload, ",".join(spec.nemesis) or "none",
              spec.time_limit_s, seed)
@@ -211,8 +223,12 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     summary: dict[str, Any] = {"seed": seed}
     try:
         with exit_on_signals():
-            summary |= _lifecycle(spec, run, log, target, workload, fault_plan, interrupts,
-                                  console)
+            # A cluster left running must outlive this process: no owner, no exit hook.
+            summary |= _lifecycle(
+                spec, run, log, target, workload, fault_plan, interrupts, console, write_test,
+                lambda guardian: runtime.up(
+                    spec.nodes, runtime_settings, persistent=spec.leave_running,
+                    guard=lambda handle: guardian.guard(runtime.name, handle)))
     except KeyboardInterrupt:
         error = "interrupted during set-up"
         log.warning("%s; the cluster was torn down", error)
@@ -247,18 +263,27 @@ def _history_exists(run: RunDir) -> bool:
 
 
 def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, workload: Any,
-               plan: FaultPlan | None, interrupts: _Interrupts, console: Console) -> dict[str, Any]:
-    cluster: LocalCluster | None = None
+               plan: FaultPlan | None, interrupts: _Interrupts, console: Console,
+               record_version: Callable[[str], None],
+               make_cluster: Callable[[Guardian], Cluster]) -> dict[str, Any]:
+    cluster: Cluster | None = None
+    guardian: Guardian | None = None
     nemesis_obj: Any = None
     faults = FaultTracker()
     out: dict[str, Any] = {}
     try:
         t0 = time.monotonic()
-        # A cluster left running must outlive this process: no owner, no exit hook.
-        cluster = LocalCluster.up(spec.nodes, persistent=spec.leave_running)
-        log.info("nodes up: cluster %s, %s (%.1f s)", cluster.prefix,
+        guardian = Guardian.start(log_path=run.log)
+        cluster = make_cluster(guardian)
+        log.info("nodes up: cluster %s, %s (%.1f s)", cluster.name,
                  ", ".join(f"{n.name}={n.address}" for n in cluster.nodes),
                  time.monotonic() - t0)
+        if isinstance(target, HasVersion):
+            # Asked of a node, where the database runs, before it is set up: a binary
+            # that is missing there is reported in one line, with how to install it.
+            version = target.version(cluster.nodes[0])
+            log.info("%s %s on %s", spec.target, version, cluster.nodes[0].name)
+            record_version(version)
         target.setup(cluster)
         log.info("%s is up on every node (%.1f s)", spec.target, time.monotonic() - t0)
         rng = random.Random(spec.seed)
@@ -298,14 +323,20 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
                  " (stopped early)" if result.stopped else "")
     finally:
         interrupts.phase = "teardown"
-        _teardown(spec, run, log, cluster, target, nemesis_obj, faults)
+        clean = _teardown(spec, run, log, cluster, target, nemesis_obj, faults)
+        if guardian is not None and clean:
+            guardian.release()
+        elif guardian is not None:
+            log.warning("the guardian %d removes what is left of the cluster when this run "
+                        "exits", guardian.pid)
     return out
 
 
-def _teardown(spec: TestSpec, run: RunDir, log: logging.Logger, cluster: LocalCluster | None,
-              target: Any, nemesis_obj: Any, faults: FaultTracker) -> None:
+def _teardown(spec: TestSpec, run: RunDir, log: logging.Logger, cluster: Cluster | None,
+              target: Any, nemesis_obj: Any, faults: FaultTracker) -> bool:
     """Heal, stop the database, keep its logs, remove the nodes: each step even if an
-    earlier one failed, because each leaves its own debris otherwise."""
+    earlier one failed, because each leaves its own debris otherwise. True if every
+    step succeeded."""
     steps: list[tuple[str, Callable[[], object]]] = []
     if nemesis_obj is not None:
         steps.append(("heal the nemesis's faults", nemesis_obj.teardown))
@@ -317,25 +348,31 @@ def _teardown(spec: TestSpec, run: RunDir, log: logging.Logger, cluster: LocalCl
         steps.append(("copy the database's logs", lambda: _copy_logs(run, cluster, target)))
         if not spec.leave_running:
             steps.append(("remove the nodes", cluster.teardown))
+    clean = True
     for what, step in steps:
+        log.info("teardown: %s", what)
         try:
             step()
         except Exception as e:  # keep going: the next step cleans up something else
             log.error("teardown: could not %s: %s", what, e)
+            clean = False
     faults.clear()
     if cluster is not None and spec.leave_running:
         log.warning("the cluster %s is left running (--leave-running); remove it with "
-                    "`labrys cluster down`", cluster.prefix)
+                    "`labrys cluster down`", cluster.name)
     elif cluster is not None:
         log.info("teardown done: faults healed, %s stopped, nodes removed", spec.target)
+    return clean
 
 
-def _copy_logs(run: RunDir, cluster: LocalCluster, target: Any) -> None:
+def _copy_logs(run: RunDir, cluster: Cluster, target: Any) -> None:
+    """Fetch every log the target names that exists into ``nodes/<node>/``."""
     if not isinstance(target, HasLogs):
         return
     for node in cluster.nodes:
         for path in target.log_files(node):
-            shutil.copy2(path, run.node_dir(node.name) / path.name)
+            if node.exists(path):
+                node.fetch(path, run.node_dir(node.name) / path.name)
 
 
 def _check(run: RunDir, workload: Any, interrupts: _Interrupts, log: logging.Logger,

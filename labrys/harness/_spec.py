@@ -17,8 +17,11 @@ Example ``spec.toml``::
     nemesis = ["partition"]
     time_limit = 30          # seconds
     rate = 200               # client ops per second, over all clients
+    runtime = "local"        # where nodes live (labrys.control.RUNTIMES)
     [options]
     read_mode = "serializable"
+    [runtime_options]
+    base_dir = "/srv/labrys"
 
 Keys are the flag names without dashes (``time_limit`` or ``time-limit``); times are
 seconds. An unknown key or a bad value is refused with one line naming the key, the
@@ -39,7 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labrys.control import RUNTIMES
 from labrys.errors import UsageError
+from labrys.nemesis import FAULTS
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -53,9 +58,11 @@ class TestSpec:
             workload and nemeses when not given.
         target: the database (``labrys.targets.TARGETS``).
         nodes: how many nodes (named n1, n2…).
-        runtime: where nodes live: ``local`` (network namespaces on this machine).
+        runtime: where nodes live, a name from ``labrys.control.RUNTIMES`` (``local``:
+            network namespaces on this machine).
         workload: what clients do (``labrys.workloads.WORKLOADS``).
-        nemesis: the faults to inject, in the order of the schedule; empty for none.
+        nemesis: the faults to inject (names from ``labrys.nemesis.FAULTS``); empty for
+            none.
         nemesis_interval_s: seconds between the start of one fault and its heal, and
             between a heal and the next fault.
         topologies: the partitions to choose from (``primaries``, ``halves``…); empty
@@ -65,7 +72,9 @@ class TestSpec:
         rate: client operations per second over all workers; 0 means as fast as the
             workers can go.
         seed: the seed of every random choice the generators make.
-        options: target and workload options (``read_mode=serializable``…), as text.
+        options: target, workload and fault options (``read_mode=serializable``…), as
+            text.
+        runtime_options: the runtime's options (``base_dir=/srv/labrys``…), as text.
         store: the folder where runs are stored.
         leave_running: keep the cluster up after the run (for poking at it).
     """
@@ -85,6 +94,7 @@ class TestSpec:
     rate: float = 100.0
     seed: int | None = None
     options: Mapping[str, str] = field(default_factory=dict)
+    runtime_options: Mapping[str, str] = field(default_factory=dict)
     store: str = "results"
     leave_running: bool = False
 
@@ -92,8 +102,12 @@ class TestSpec:
         _check(self.name is None or bool(_NAME.match(self.name)), "name", self.name,
                "letters, digits, '.', '_' or '-', starting with a letter or digit")
         _check(1 <= self.nodes <= 64, "nodes", self.nodes, "a count from 1 to 64")
-        _check(self.runtime == "local", "runtime", self.runtime,
-               "'local' (network namespaces on this machine)")
+        unknown = [name for name in self.nemesis if name not in FAULTS]
+        if unknown:
+            raise UsageError(f"unknown fault {unknown[0]!r} in --nemesis; choose from "
+                             f"{', '.join(FAULTS)} (comma-separated), or none")
+        _check(self.runtime in RUNTIMES, "runtime", self.runtime,
+               "one of: " + ", ".join(RUNTIMES))
         _check(self.nemesis_interval_s > 0, "nemesis_interval", self.nemesis_interval_s,
                "a positive number of seconds")
         _check(self.time_limit_s > 0, "time_limit", self.time_limit_s,
@@ -137,6 +151,7 @@ _KEYS = {
     "rate": "rate",
     "seed": "seed",
     "options": "options",
+    "runtime_options": "runtime_options",
     "store": "store",
     "leave_running": "leave_running",
 }
@@ -176,9 +191,9 @@ def _coerce(key: str, value: Any) -> Any:
         return parse_nemesis(value)
     if attr == "topologies":
         return parse_topologies(value)
-    if attr == "options":
+    if attr in ("options", "runtime_options"):
         if not isinstance(value, Mapping):
-            raise UsageError(f"options={value!r} is not valid; expected a table of key = value")
+            raise UsageError(f"{key}={value!r} is not valid; expected a table of key = value")
         return {str(k): _option_text(v) for k, v in value.items()}
     if attr == "name" and value is None:
         return None
@@ -226,12 +241,13 @@ def _comma_list(key: str, value: Any, example: str) -> list[str]:
     raise UsageError(f"{key}={value!r} is not valid; expected a comma list such as '{example}'")
 
 
-def parse_option(text: str) -> tuple[str, str]:
-    """``key=value`` from ``--option``; refuses anything else."""
+def parse_option(text: str, *, flag: str = "--option",
+                 example: str = "read_mode=serializable") -> tuple[str, str]:
+    """``key=value`` from ``--option`` (or ``flag``); refuses anything else."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise UsageError(f"--option {text!r} is not valid; expected key=value, "
-                         "e.g. --option read_mode=serializable")
+        raise UsageError(f"{flag} {text!r} is not valid; expected key=value, "
+                         f"e.g. {flag} {example}")
     return key.strip(), value.strip()
 
 
@@ -286,19 +302,20 @@ def load_spec_file(path: Path) -> dict[str, Any]:
 def build_spec(*layers: Mapping[str, Any]) -> TestSpec:
     """A `TestSpec` from attribute layers, later layers winning; None values are skipped.
 
-    ``options`` merge key by key, so a flag can override one option of a file.
+    ``options`` and ``runtime_options`` merge key by key, so a flag can override one
+    option of a file.
 
     Raises:
         UsageError: a value is out of range.
     """
     merged: dict[str, Any] = {}
-    options: dict[str, str] = {}
+    tables: dict[str, dict[str, str]] = {"options": {}, "runtime_options": {}}
     for layer in layers:
         for attr, value in layer.items():
             if value is None:
                 continue
-            if attr == "options":
-                options.update(value)
+            if attr in tables:
+                tables[attr].update(value)
             else:
                 merged[attr] = value
-    return TestSpec(**merged, options=options)
+    return TestSpec(**merged, **tables)

@@ -1,6 +1,6 @@
 """The store: one folder per run, holding everything needed to understand and redo it.
 
-Layout (DESIGN.md, "Files a run writes")::
+Layout::
 
     results/
       latest -> etcd-register-partition+kill/20250101T120000

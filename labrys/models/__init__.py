@@ -27,11 +27,11 @@ for counters, a free lock.
 from collections.abc import Callable
 from typing import Any
 
-from labrys.checkers import NOT_GIVEN
 from labrys.errors import UsageError, lookup
 from labrys.models._counter import Counter
 from labrys.models._kv import KV
 from labrys.models._model import (
+    NOT_GIVEN,
     Call,
     Inconsistent,
     Model,
@@ -83,6 +83,7 @@ def get_model(name: str | None, init: Any = NOT_GIVEN) -> Model:
 __all__ = [
     "KV",
     "MODELS",
+    "NOT_GIVEN",
     "CASRegister",
     "Call",
     "Counter",

@@ -40,6 +40,12 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from labrys.errors import UsageError
 from labrys.history import Operation, OpType, Process
 
+NOT_GIVEN: Any = type("NotGiven", (), {"__repr__": lambda self: "NOT_GIVEN"})()
+"""The initial value when the user gave none: each model then uses its own default.
+
+Not None, because None is a value a user can give (``--init null``: a register that
+starts empty)."""
+
 State = Hashable
 """A model state: any hashable value; equal states must mean equal futures."""
 

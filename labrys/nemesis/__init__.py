@@ -22,9 +22,13 @@ nemesis             ops                                       acts through
                     reset-clock                               (libfaketime)
 ==================  ========================================  ============================
 
-`compose` joins them; `package` builds the composed nemesis for a test's requested
-faults, with its schedule (fault, heal, fault, heal… every ``interval_s``) and its final
-heal. Example::
+Every fault is declared once, in the table `FAULTS` (``_faults``): its name (what
+``--nemesis`` takes), the ops that start and heal it, its ``--option`` keys, the
+capability it needs from the target, and how to arm its nemesis. The package, the run
+orchestration's fault plan, the test spec and the live display all read that table;
+adding a fault is one entry there plus its nemesis. `compose` joins nemeses; `package`
+builds the composed nemesis for a test's requested faults, with its schedule (fault,
+heal, fault, heal… every ``interval_s``) and its final heal. Example::
 
     from labrys.nemesis import NemesisOptions, package
 
@@ -34,8 +38,8 @@ heal. Example::
     # {"topology": "n1|n2,n3", "partition": {"n1": ["n2", "n3"], "n2": ["n1"], "n3": ["n1"]}}
 
 Choices that are not obvious: process and clock faults go through capability
-protocols the target implements, and a nemesis refuses when built if the target
-lacks one, so no run records a fault that never happened; all randomness comes from
+protocols the target implements, and a target that lacks one is refused before the
+run starts, so no run records a fault that never happened; all randomness comes from
 an explicit `random.Random`; topologies and node specs are Jepsen's, with the
 differences written down in `_grudge` and `_select`.
 """
@@ -44,6 +48,7 @@ from __future__ import annotations
 
 from labrys.control import Grudge
 from labrys.nemesis._clock import ClockNemesis, ClockSkewable, faketime_env
+from labrys.nemesis._faults import FAULTS, Fault
 from labrys.nemesis._grudge import (
     TOPOLOGIES,
     bisect,
@@ -56,8 +61,8 @@ from labrys.nemesis._grudge import (
     minority_third,
     parse_components,
 )
-from labrys.nemesis._nemesis import Composed, Nemesis, compose
-from labrys.nemesis._package import FAULTS, NemesisOp, NemesisOptions, Package, package
+from labrys.nemesis._nemesis import Composed, Nemesis, NemesisOp, compose
+from labrys.nemesis._package import NemesisOptions, Package, package
 from labrys.nemesis._packet import PacketNemesis
 from labrys.nemesis._partition import PartitionNemesis
 from labrys.nemesis._process import Killable, KillNemesis, Pausable, PauseNemesis, Primaries
@@ -70,6 +75,7 @@ __all__ = [
     "ClockNemesis",
     "ClockSkewable",
     "Composed",
+    "Fault",
     "Grudge",
     "KillNemesis",
     "Killable",

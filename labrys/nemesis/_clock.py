@@ -9,11 +9,13 @@ that file. The monotonic clock is left alone (``FAKETIME_DONT_FAKE_MONOTONIC=1``
 on a real machine whose wall clock is stepped.
 
 This only works for binaries that read the time through libc. Go binaries (etcd) read
-it through the vDSO and never see the offset, and Debian's Redis aborts at start-up
-under libfaketime (PLATFORM.md). So a target opts in by implementing `ClockSkewable`:
-it starts its processes with `faketime_env` and says which file each node reads. For
-any other target the nemesis refuses when built, saying why, rather than recording
-clock faults that never happened.
+it through the vDSO and never see the offset, and Debian's Redis 7 aborts at start-up
+under libfaketime. So a target opts in by implementing `ClockSkewable`: it starts its
+processes with `faketime_env` and says which file each node reads. Any other target is
+refused (the fault table's ``clock`` entry needs `ClockSkewable`) before the run
+starts, saying why, rather than recording clock faults that never happened. The
+library is looked for, and the clock files written, on the node (`Node.run`,
+`Node.write_file`), which is where the processes read them.
 
 Values, all optional (None picks at random within ``max_offset_ms``):
 
@@ -30,14 +32,13 @@ delta every period for the duration, and returns when done, as Jepsen's does.
 
 from __future__ import annotations
 
-import glob
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from labrys.control import Cluster
+from labrys.control import Cluster, Node
 from labrys.errors import ControlError, UsageError
 from labrys.nemesis._process import Primaries, node_specs_for
 from labrys.nemesis._select import select_nodes
@@ -58,21 +59,23 @@ class ClockSkewable(Protocol):
         ...
 
 
-def faketime_env(clock_file: Path) -> dict[str, str]:
-    """The environment that puts a process's wall clock under `clock_file`'s offset.
+def faketime_env(node: Node, clock_file: Path) -> dict[str, str]:
+    """The environment that puts the wall clock of a process on ``node`` under
+    ``clock_file``'s offset (a path on that node).
 
     Creates the file with a zero offset if it does not exist, so the process starts on
     true time.
 
     Raises:
-        ControlError: if libfaketime is not installed.
+        ControlError: if libfaketime is not installed on the node.
     """
-    found = sorted(glob.glob(_LIBRARY_GLOB))
+    listing = node.run(["sh", "-c", f"ls {_LIBRARY_GLOB}"])
+    found = sorted(listing.stdout.split()) if listing.ok else []
     if not found:
-        raise ControlError("libfaketime is not installed: `apt-get install libfaketime`")
-    if not clock_file.exists():
-        clock_file.parent.mkdir(parents=True, exist_ok=True)
-        clock_file.write_text(_format_offset(0))
+        raise ControlError(
+            f"{node.name}: libfaketime is not installed: `apt-get install libfaketime`")
+    if not node.exists(clock_file):
+        node.write_file(clock_file, _format_offset(0))
     return {
         "LD_PRELOAD": found[0],
         "FAKETIME_TIMESTAMP_FILE": str(clock_file),
@@ -114,23 +117,15 @@ class ClockNemesis:
     ):
         """Args:
         cluster: whose nodes hold the clock files.
-        target: the database; must implement `ClockSkewable`.
+        target: the database; must implement `ClockSkewable` (the fault table refuses
+            one that does not, before this is built).
         rng: the source of every random choice.
         node_specs: what a fault with no nodes picks from; by default all.
         max_offset_ms: the largest offset a random choice makes, either way.
         sleep: how a strobe waits between flips.
-
-        Raises:
-            UsageError: if the target does not run under libfaketime.
         """
-        if not isinstance(target, ClockSkewable):
-            raise UsageError(
-                f"target {type(target).__name__} does not run under libfaketime "
-                "(it does not implement ClockSkewable), so clock faults would not reach "
-                "it; Go binaries such as etcd ignore libfaketime"
-            )
         self._cluster = cluster
-        self._target: ClockSkewable = target
+        self._target: ClockSkewable = target  # type: ignore[assignment]
         self._rng = rng
         self._sleep = sleep
         self._nodes = [n.name for n in cluster.nodes]

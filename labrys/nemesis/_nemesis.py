@@ -21,9 +21,18 @@ undid); `teardown` heals and lets go of anything the nemesis holds.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from labrys.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NemesisOp:
+    """One op for the nemesis: the function and its value."""
+
+    f: str
+    value: Any = None
 
 
 @runtime_checkable

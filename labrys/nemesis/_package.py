@@ -4,13 +4,16 @@ As Jepsen's ``jepsen.nemesis.combined``, a package bundles three things the runn
 needs: one composed nemesis able to do every requested fault, an endless schedule of
 ops for it, and the final ops that heal everything before the last reads.
 
-The schedule alternates: a fault chosen at random among the requested ones, then that
-fault's heal, then another fault, and so on; the runner waits `interval_s` before each
-op. Values are chosen when the schedule is drawn (a topology, a node spec, a loss
-probability), and resolved to nodes by the nemesis when invoked, because only then is
-it known which node is the primary. Everything random descends from the one
-`random.Random` given to `package`: the same seed draws the same schedule, and the
-nemesis makes the same choices when handed the same ops.
+Every fault is an entry of the fault table (`_faults.FAULTS`), which says how to arm
+its nemesis, which ops start and heal it, what it needs from the target and which
+options it takes; this module only puts the requested entries together. The schedule
+alternates: a fault chosen at random among the requested ones, then that fault's heal,
+then another fault, and so on; the runner waits `interval_s` before each op. Values are
+chosen when the schedule is drawn (a topology, a node spec), and resolved to nodes by
+the nemesis when invoked, because only then is it known which node is the primary.
+Everything random descends from the one `random.Random` given to `package`: the same
+seed draws the same schedule, and the nemesis makes the same choices when handed the
+same ops.
 
     pkg = package(cluster, NemesisOptions(faults=("partition", "kill")), target=db,
                   rng=random.Random(seed))
@@ -23,41 +26,14 @@ nemesis makes the same choices when handed the same ops.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from labrys.control import Cluster
-from labrys.errors import UsageError
-from labrys.nemesis._clock import ClockNemesis
-from labrys.nemesis._nemesis import Composed, Nemesis, compose
-from labrys.nemesis._packet import PacketNemesis
-from labrys.nemesis._partition import PartitionNemesis
-from labrys.nemesis._process import KillNemesis, PauseNemesis
-
-FAULTS = ("partition", "kill", "pause", "loss", "delay", "clock")
-
-_CLOCK_FAULTS = ("bump-clock", "strobe-clock", "scramble-clock")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NemesisOp:
-    """One op for the nemesis: the function and its value."""
-
-    f: str
-    value: Any = None
-
-
-_HEALS = {
-    "partition": NemesisOp(f="stop-partition"),
-    "loss": NemesisOp(f="stop-loss"),
-    "delay": NemesisOp(f="stop-delay"),
-    "clock": NemesisOp(f="reset-clock"),
-    "pause": NemesisOp(f="resume"),
-    "kill": NemesisOp(f="start"),
-}
-"""Each fault's heal, in the order the final heal runs them: network first, so that
-resumed and restarted nodes come back to a whole network."""
+from labrys.errors import UsageError, lookup
+from labrys.nemesis._faults import FAULTS, Fault, FaultSetting
+from labrys.nemesis._nemesis import Composed, NemesisOp, compose
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,20 +46,16 @@ class NemesisOptions:
         topologies: partitions to choose from; None for all that fit.
         node_specs: node specs for kill, pause, packet and clock faults; None for all
             that fit.
-        loss_probability: the probability of losing each afflicted packet.
-        delay_ms: the delay of each afflicted packet.
-        jitter_ms: the delay's spread either way.
-        clock_max_offset_ms: the largest clock offset, either way.
+        settings: values of the faults' options by name (``loss_probability``,
+            ``delay_ms``…, as each `Fault.options` declares them); the declared
+            defaults for the rest.
     """
 
     faults: tuple[str, ...]
     interval_s: float = 10.0
     topologies: tuple[str, ...] | None = None
     node_specs: tuple[str, ...] | None = None
-    loss_probability: float = 0.5
-    delay_ms: float = 100.0
-    jitter_ms: float = 10.0
-    clock_max_offset_ms: int = 30_000
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,19 +82,9 @@ class Package:
             return
         rng = random.Random(self._seed)
         while True:
-            fault = rng.choice(self.faults)
-            yield self._start(fault, rng)
-            yield _HEALS[fault]
-
-    def _start(self, fault: str, rng: random.Random) -> NemesisOp:
-        choice = rng.choice(self._choices[fault])
-        if fault == "partition":
-            return NemesisOp(f="start-partition", value=choice)
-        if fault in ("kill", "pause"):
-            return NemesisOp(f=fault, value=choice)
-        if fault == "clock":
-            return NemesisOp(f=rng.choice(_CLOCK_FAULTS), value={"nodes": choice})
-        return NemesisOp(f=f"start-{fault}", value={"nodes": choice})
+            fault = FAULTS[rng.choice(self.faults)]
+            yield fault.start_op(rng, self._choices[fault.name])
+            yield NemesisOp(f=fault.heal)
 
 
 def package(
@@ -144,55 +106,26 @@ def package(
         UsageError: for an unknown fault, or one this target or cluster cannot take
             (the message says why).
     """
-    unknown = [f for f in options.faults if f not in FAULTS]
-    if unknown:
-        raise UsageError(f"unknown fault(s) {', '.join(unknown)}: use {', '.join(FAULTS)}")
+    requested: list[Fault] = [lookup(FAULTS, name, what="fault")
+                              for name in dict.fromkeys(options.faults)]
     if options.interval_s <= 0:
         raise UsageError(f"the nemesis interval must be > 0 s, not {options.interval_s}")
+    for fault in requested:
+        fault.require(target)
     nemesis_rng = random.Random(rng.getrandbits(64))
     seed = rng.getrandbits(64)
-    faults = tuple(dict.fromkeys(options.faults))
-    specs = options.node_specs
-    nemeses: list[Nemesis] = []
-    choices: dict[str, tuple[Any, ...]] = {}
-    if "partition" in faults:
-        partitioner = PartitionNemesis(
-            cluster, rng=nemesis_rng, target=target, topologies=options.topologies
-        )
-        nemeses.append(partitioner)
-        choices["partition"] = partitioner.topologies
-    for fault, process_nemesis in (("kill", KillNemesis), ("pause", PauseNemesis)):
-        if fault in faults:
-            made = process_nemesis(cluster, target=target, rng=nemesis_rng, node_specs=specs)
-            nemeses.append(made)
-            choices[fault] = made.node_specs
-    if "loss" in faults or "delay" in faults:
-        packets = PacketNemesis(
-            cluster,
-            rng=nemesis_rng,
-            target=target,
-            node_specs=specs,
-            probability=options.loss_probability,
-            delay_ms=options.delay_ms,
-            jitter_ms=options.jitter_ms,
-        )
-        nemeses.append(packets)
-        choices["loss"] = choices["delay"] = packets.node_specs
-    if "clock" in faults:
-        clock = ClockNemesis(
-            cluster,
-            target=target,
-            rng=nemesis_rng,
-            node_specs=specs,
-            max_offset_ms=options.clock_max_offset_ms,
-        )
-        nemeses.append(clock)
-        choices["clock"] = clock.node_specs
+    armed = {
+        fault.name: fault.arm(FaultSetting(
+            cluster=cluster, target=target, rng=nemesis_rng,
+            options=fault.settings(options.settings), topologies=options.topologies,
+            node_specs=options.node_specs))
+        for fault in requested
+    }
     return Package(
-        nemesis=compose(*nemeses),
-        faults=faults,
+        nemesis=compose(*(a.nemesis for a in armed.values())),
+        faults=tuple(armed),
         interval_s=options.interval_s,
-        final_ops=tuple(op for fault, op in _HEALS.items() if fault in faults),
-        _choices=choices,
+        final_ops=tuple(NemesisOp(f=f.heal) for f in FAULTS.values() if f.name in armed),
+        _choices={name: a.choices for name, a in armed.items()},
         _seed=seed,
     )

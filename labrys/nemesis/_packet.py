@@ -12,7 +12,8 @@ as Jepsen's netem faults act on one side of each link: a round trip between a
 delayed node and a healthy one is one delay longer, between two delayed nodes two.
 The result names the links, ``{"loss": {"n2": ["n1", "n3"]}, "probability": 0.3}``.
 A new fault of a kind replaces the previous one of that kind; ``stop-loss`` and
-``stop-delay`` undo them.
+``stop-delay`` undo them. One nemesis may handle both kinds, or one (``kinds``), which
+is how the fault table makes ``loss`` and ``delay`` separate faults.
 """
 
 from __future__ import annotations
@@ -31,19 +32,19 @@ _DELAY_KEYS = {"nodes", "delay_ms", "jitter_ms"}
 
 
 class PacketNemesis:
-    """Loses or delays packets arriving at chosen nodes; heals by removing both."""
+    """Loses or delays packets arriving at chosen nodes; heals by removing its kinds."""
 
     __slots__ = (
         "_cluster",
         "_rng",
         "_target",
         "delay_ms",
+        "fs",
         "jitter_ms",
+        "kinds",
         "node_specs",
         "probability",
     )
-
-    fs = frozenset({"start-loss", "stop-loss", "start-delay", "stop-delay"})
 
     def __init__(
         self,
@@ -55,6 +56,7 @@ class PacketNemesis:
         probability: float = 0.5,
         delay_ms: float = 100.0,
         jitter_ms: float = 10.0,
+        kinds: Sequence[str] = ("loss", "delay"),
     ):
         """Args:
         cluster: whose network to afflict.
@@ -64,7 +66,13 @@ class PacketNemesis:
         probability: the default loss probability.
         delay_ms: the default delay.
         jitter_ms: the default jitter (each packet's delay is uniform in delay ± jitter).
+        kinds: which faults it handles: ``loss``, ``delay`` or both.
         """
+        unknown = set(kinds) - {"loss", "delay"}
+        if unknown or not kinds:
+            raise UsageError(f"packet fault kinds {list(kinds)} must be among loss, delay")
+        self.kinds = tuple(kinds)
+        self.fs = frozenset(f"{verb}-{kind}" for kind in self.kinds for verb in ("start", "stop"))
         self._cluster = cluster
         self._rng = rng
         self._target = target
@@ -74,6 +82,8 @@ class PacketNemesis:
         self.jitter_ms = jitter_ms
 
     def invoke(self, f: str, value: Any) -> dict[str, Any]:
+        if f not in self.fs:
+            raise UsageError(f"PacketNemesis does not handle f={f!r}")
         if f == "stop-loss":
             return {"loss": self._cluster.lose_packets({}, probability=0.0)}
         if f == "stop-delay":
@@ -84,22 +94,17 @@ class PacketNemesis:
             grudge = self._grudge(options.get("nodes"))
             links = self._cluster.lose_packets(grudge, probability=probability)
             return {"loss": links, "probability": probability}
-        if f == "start-delay":
-            options = self._options(value, _DELAY_KEYS)
-            delay_ms = float(options.get("delay_ms", self.delay_ms))
-            jitter_ms = float(options.get("jitter_ms", self.jitter_ms))
-            grudge = self._grudge(options.get("nodes"))
-            links = self._cluster.delay_packets(
-                grudge, delay_ms=delay_ms, jitter_ms=jitter_ms, seed=self._rng.getrandbits(32)
-            )
-            return {"delay": links, "delay_ms": delay_ms, "jitter_ms": jitter_ms}
-        raise UsageError(f"PacketNemesis does not handle f={f!r}")
+        options = self._options(value, _DELAY_KEYS)  # start-delay, the last of self.fs
+        delay_ms = float(options.get("delay_ms", self.delay_ms))
+        jitter_ms = float(options.get("jitter_ms", self.jitter_ms))
+        grudge = self._grudge(options.get("nodes"))
+        links = self._cluster.delay_packets(
+            grudge, delay_ms=delay_ms, jitter_ms=jitter_ms, seed=self._rng.getrandbits(32)
+        )
+        return {"delay": links, "delay_ms": delay_ms, "jitter_ms": jitter_ms}
 
     def heal(self) -> dict[str, Any]:
-        return {
-            "loss": self._cluster.lose_packets({}, probability=0.0),
-            "delay": self._cluster.delay_packets({}, delay_ms=0.0),
-        }
+        return {kind: self.invoke(f"stop-{kind}", None)[kind] for kind in self.kinds}
 
     def teardown(self) -> None:
         self.heal()

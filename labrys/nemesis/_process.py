@@ -12,8 +12,9 @@ target implements if it can, as Jepsen's ``db/Kill`` and ``db/Pause``:
         def resume(self, node): self.procs[node].signal(signal.SIGCONT)
         def primaries(self): return [self._leader()]
 
-The nemeses ask ``isinstance(target, Killable)`` when built and refuse at once if the
-target cannot take the fault. Values are node specs (see `_select`): ``kill`` with
+Which capability each fault needs is declared in the fault table (`_faults`), which
+refuses a target that lacks it before any nemesis is built, and before any node exists
+in a run. Values are node specs (see `_select`): ``kill`` with
 ``"minority"`` returns ``{"killed": ["n2"]}``. ``start`` and ``resume`` with no value
 act on every node this nemesis killed or paused and not yet restored; with a spec,
 on those it picks out.
@@ -95,13 +96,12 @@ def node_specs_for(
 class _ProcessNemesis:
     """The shared shape of kill/start and pause/resume: a fault, its undo, and who is hit.
 
-    A subclass names the capability it needs and its four words: the fault and its undo
-    (which are also the target's method names), then how the result reports each.
+    A subclass names its four words: the fault and its undo (which are also the target's
+    method names, so the target must have them), then how the result reports each.
     """
 
     __slots__ = ("_affected", "_do", "_nodes", "_rng", "_target", "_undo", "node_specs")
 
-    _capability: ClassVar[type]
     _words: ClassVar[tuple[str, str, str, str]]
 
     def __init__(
@@ -112,13 +112,8 @@ class _ProcessNemesis:
         rng: random.Random,
         node_specs: Sequence[str] | None = None,
     ):
-        """Raises `UsageError` if the target lacks the capability or a node spec is unusable."""
+        """Raises `UsageError` if a node spec is unusable."""
         fault, undo = self._words[:2]
-        if not isinstance(target, self._capability):
-            raise UsageError(
-                f"target {type(target).__name__} does not implement "
-                f"{self._capability.__name__} ({fault}, {undo}), so it cannot take this fault"
-            )
         self._nodes = [n.name for n in cluster.nodes]
         self._target = target
         self._rng = rng
@@ -171,7 +166,6 @@ class KillNemesis(_ProcessNemesis):
 
     __slots__ = ()
 
-    _capability = Killable
     _words = ("kill", "start", "killed", "started")
 
 
@@ -180,5 +174,4 @@ class PauseNemesis(_ProcessNemesis):
 
     __slots__ = ()
 
-    _capability = Pausable
     _words = ("pause", "resume", "paused", "resumed")

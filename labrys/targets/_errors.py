@@ -4,7 +4,7 @@ The one unforgivable client bug is to call an operation ``fail`` when it may hav
 happened: a checker then assumes a lost write never existed. Maelstrom keeps, per
 error, whether it is definite (``resources/errors.edn``); labrys keeps one such table
 per target, as data, so that the choice for each error is written down once, with its
-reason, and tested (STYLE.md item 8).
+reason, and tested.
 
 An `ErrorRule` matches an exception by class and, optionally, by a fragment of its
 message (drivers often use one class for "could not connect" and "connection lost
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from labrys.harness import Invocation
+from labrys.generator import Invocation
 from labrys.history import OpType
 
 

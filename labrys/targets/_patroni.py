@@ -18,32 +18,28 @@ one node wins the initialize key and runs initdb, the others clone it.
 
 Processes. Patroni starts the postmaster in a session of its own (so that restarting
 Patroni leaves PostgreSQL running), so killing Patroni's process group does not kill
-PostgreSQL. A kill therefore kills Patroni, then the postmaster's whole process group
-named by ``postmaster.pid`` (after checking that PID still runs our data directory:
-PIDs wrap), and waits until it is gone; a start removes a ``postmaster.pid`` whose
-process is gone and starts Patroni, which starts PostgreSQL as a standby or leader as
-the store says. Pause freezes both.
+PostgreSQL, and the postmaster is not a process labrys spawned. A kill therefore kills
+Patroni, then the postmaster's whole process group named by ``postmaster.pid`` (after
+checking, in ``/proc`` on the node, that the PID still runs our data directory: PIDs
+wrap), with ``kill`` run on the node, and waits until it is gone; a start removes a
+``postmaster.pid`` whose process is gone and starts Patroni, which starts PostgreSQL as
+a standby or leader as the store says. Pause freezes both.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 
-from labrys.control import Cluster, Node, NodeProcess
+from labrys.control import Cluster, Node, Process
 from labrys.targets._daemons import start_error, wait_until
+from labrys.targets._postgres_server import PgServers
 from labrys.targets.etcd import CLIENT_PORT as ETCD_PORT
 from labrys.targets.etcd import Etcd
-
-if TYPE_CHECKING:
-    from labrys.targets.postgres import Postgres
 
 REST_PORT = 8008
 SCOPE = "labrys"
@@ -54,13 +50,14 @@ _START_TIMEOUT_S = 90.0
 
 
 class Patroni:
-    """Patroni and etcd on every node, for a `Postgres` target (see the module docstring)."""
+    """Patroni and etcd on every node, running PostgreSQL as ``pg`` says (see the module
+    docstring)."""
 
-    def __init__(self, pg: Postgres) -> None:
+    def __init__(self, pg: PgServers) -> None:
         self.pg = pg
         self.etcd = Etcd(binary="/usr/bin/etcd", read_mode="linearizable", client_timeout_s=5.0)
         self._cluster: Cluster | None = None
-        self._agents: dict[str, NodeProcess] = {}
+        self._agents: dict[str, Process] = {}
         self._lock = threading.Lock()
 
     def setup(self, cluster: Cluster) -> None:
@@ -109,10 +106,7 @@ class Patroni:
             process = self._agents.get(node)
         if process is not None and process.alive:
             process.signal(sig)
-        pid = self._postmaster_pid(self._node(node))
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(os.getpgid(pid), sig)
+        self._signal_postmaster(self._node(node), sig)
 
     def primaries(self) -> list[str]:
         """Nodes whose Patroni says it is the leader (role master/primary)."""
@@ -137,14 +131,14 @@ class Patroni:
     def _config(self, node: Node) -> str:
         assert self._cluster is not None
         pg = self.pg
-        shared = pg.shared_settings()
+        shared = pg.shared_settings(self._cluster.nodes)
         shared.pop("synchronous_standby_names")  # Patroni's to manage
         # Paths are this node's: they go in its local parameters, not in the store's
         # (bootstrap) ones, which every node would share.
         local = {"logging_collector": "on", "log_directory": str(pg.pg_dir(node)),
                  "log_filename": "postgres.log",
                  "unix_socket_directories": str(pg.socket_dir(node))}
-        sync = pg.options["sync"] != "off"
+        sync = pg.sync != "off"
         n_standbys = len(self._cluster.nodes) - 1
         hosts = ",".join(f"{n.address}:{ETCD_PORT}" for n in self._cluster.nodes)
         params = "".join(f"        {k}: '{v}'\n" for k, v in shared.items())
@@ -197,45 +191,49 @@ postgresql:
 """
 
     def _spawn(self, node: Node) -> None:
-        pid = self._postmaster_pid(node)
-        if pid is None:
+        if self._postmaster_group(node) is None:
             # Gone (we killed it and waited): its pid file is stale.
-            (self.pg.data_dir(node) / "postmaster.pid").unlink(missing_ok=True)
+            node.remove(self.pg.data_dir(node) / "postmaster.pid")
         log = self.pg.pg_dir(node) / "patroni.log"
         argv = self.pg.as_postgres(["patroni", str(self.pg.pg_dir(node) / "patroni.yml")])
         try:
             process = node.spawn(argv, log_path=log)
         except OSError as e:
             raise start_error(f"cannot start patroni: {e.strerror}; install patroni "
-                              "(make setup)", node=node.name, log=log) from None
+                              "(make setup)", node=node, log=log) from None
         with self._lock:
             self._agents[node.name] = process
 
-    def _postmaster_pid(self, node: Node) -> int | None:
-        """The live postmaster of this node's data directory, if any.
+    def _postmaster_group(self, node: Node) -> int | None:
+        """The process group of the live postmaster of this node's data directory, if any.
 
         The PID comes from ``postmaster.pid`` and is trusted only if that process's
-        command line names this data directory, since PIDs wrap.
+        command line, read on the node, names this data directory, since PIDs wrap.
         """
         data = self.pg.data_dir(node)
         try:
-            pid = int((data / "postmaster.pid").read_text().split()[0])
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            pid = int(node.read_file(data / "postmaster.pid").split()[0])
+            cmdline = node.read_file(Path(f"/proc/{pid}/cmdline")).decode(errors="replace")
+            stat = node.read_file(Path(f"/proc/{pid}/stat")).decode(errors="replace")
         except (OSError, ValueError, IndexError):
             return None
-        return pid if str(data) in cmdline else None
+        if str(data) not in cmdline:
+            return None
+        # /proc/PID/stat: "pid (comm) state ppid pgrp …"; comm may hold spaces.
+        return int(stat[stat.rindex(")") + 2:].split()[2])
+
+    def _signal_postmaster(self, node: Node, sig: int) -> None:
+        group = self._postmaster_group(node)
+        if group is not None:
+            # Run on the node: the postmaster is Patroni's child, not a Process of ours.
+            node.run(["kill", "-s", signal.Signals(sig).name.removeprefix("SIG"), "--",
+                      f"-{group}"])
 
     def _kill_postmaster(self, node: Node) -> None:
-        pid = self._postmaster_pid(node)
-        if pid is None:
-            return
-        try:
-            os.killpg(os.getpgid(pid), signal.SIGKILL)
-        except ProcessLookupError:
-            return
+        self._signal_postmaster(node, signal.SIGKILL)
         # Init reaps it (it is not our child); wait until it is really gone.
         deadline = time.monotonic() + 10.0
-        while self._postmaster_pid(node) is not None and time.monotonic() < deadline:
+        while self._postmaster_group(node) is not None and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def _wait_cluster(self) -> None:
@@ -255,6 +253,6 @@ postgresql:
 
         wait_until(ready, timeout_s=_START_TIMEOUT_S,
                    what="the Patroni cluster did not form (one leader, every member running)",
-                   node=first.name, log=self.pg.pg_dir(first) / "patroni.log", poll_s=0.5)
+                   node=first, log=self.pg.pg_dir(first) / "patroni.log", poll_s=0.5)
         for node in nodes:
             self.pg.wait_accepting(node, self.pg.pg_dir(node) / "postgres.log")

@@ -44,8 +44,9 @@ from typing import Any
 import psycopg
 from psycopg import errors as pgerrors
 
+from labrys.client import Completion
 from labrys.errors import UsageError
-from labrys.harness import Completion, Invocation
+from labrys.generator import Invocation
 from labrys.history import OpType
 from labrys.targets._errors import ErrorRule, classify, describe, only_reads
 

@@ -39,8 +39,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel, SlaveNotFoundError
 
+from labrys.client import Completion
 from labrys.errors import UsageError
-from labrys.harness import Completion, Invocation
+from labrys.generator import Invocation
 from labrys.history import OpType
 from labrys.targets._errors import ErrorRule, classify, describe, only_reads
 

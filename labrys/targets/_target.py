@@ -4,7 +4,7 @@ Following Jepsen's ``jepsen.db``, the required protocol is tiny: `Target` is
 ``setup`` (install, configure, start, wait until it serves) and ``teardown`` (stop it
 and keep its logs). Everything else is a separate capability that a target has or
 has not, and the runner or nemesis asks ``isinstance(target, Killable)`` rather than
-catching ``NotImplementedError`` (STYLE.md item 1):
+catching ``NotImplementedError``, so what a target can do is visible in its type:
 
 - `ClientSource`: clients of the kinds workloads need (``"register"``…);
 - `HasLogs`: the log files to copy into the run;
@@ -14,6 +14,10 @@ catching ``NotImplementedError`` (STYLE.md item 1):
 
 Targets are chosen by name from `TARGETS`; each declares its ``--option`` keys as
 data (`Option`), so an unknown key is refused with the list of known ones.
+
+A target touches its nodes only through `labrys.control.Node` (run a command, spawn a
+daemon, read, write and remove files): never through the control machine's own file
+system or process table, so it runs unchanged on every runtime.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from labrys.client import Client
 from labrys.control import Cluster, Node
-from labrys.harness import Client
-from labrys.harness._options import Option
+from labrys.options import Option
 
 
 @runtime_checkable
@@ -64,7 +68,8 @@ class HasLogs(Protocol):
     """A target whose nodes write logs worth keeping with the run."""
 
     def log_files(self, node: Node) -> list[Path]:
-        """The log files on ``node``, to be copied into ``nodes/<node>/``."""
+        """The log files ``node`` may hold (paths on the node); those that exist are
+        copied into ``nodes/<node>/``."""
         ...
 
 
@@ -72,7 +77,12 @@ class HasLogs(Protocol):
 class HasVersion(Protocol):
     """A target that can say which version of the database it runs."""
 
-    def version(self) -> str:
+    def version(self, node: Node) -> str:
+        """The version of the database installed on ``node``, asked of the node itself.
+
+        Raises:
+            TargetError: the database cannot be run there (saying how to install it).
+        """
         ...
 
 

@@ -10,7 +10,7 @@ and the same data directory, as etcd's operations guide says.
 
 Readiness is ``GET /health`` on every member (``{"health":"true"}`` once the member
 has a leader and has applied its entries); ``etcdctl endpoint health`` would do, but
-waits on long dial timeouts (PLATFORM.md).
+waits on long dial timeouts.
 
 The client speaks etcd's v3 API through its JSON gateway (``/v3/kv/range``,
 ``/v3/kv/put``, ``/v3/kv/txn``) with httpx. Why not gRPC: the Python ``etcd3``
@@ -35,7 +35,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import signal
 import threading
 import time
@@ -46,11 +45,13 @@ from typing import Any
 
 import httpx
 
-from labrys.control import Cluster, Node, NodeProcess
+from labrys.client import Client, Completion
+from labrys.control import Cluster, Node, Process
 from labrys.errors import TargetError, UsageError
-from labrys.harness import Client, Completion, Invocation
-from labrys.harness._options import Option, choice, positive_float
+from labrys.generator import Invocation
 from labrys.history import OpType
+from labrys.options import Option, choice, positive_float
+from labrys.targets._daemons import version_output
 from labrys.targets._target import TargetEntry
 
 CLIENT_PORT = 2379
@@ -82,7 +83,7 @@ OPTIONS: dict[str, Option] = {
 @dataclass(frozen=True, slots=True)
 class _Member:
     node: Node
-    process: NodeProcess
+    process: Process
 
 
 class Etcd:
@@ -107,7 +108,7 @@ class Etcd:
     def setup(self, cluster: Cluster) -> None:
         self._cluster = cluster
         for node in cluster.nodes:
-            shutil.rmtree(node.directory / "etcd-data", ignore_errors=True)
+            node.remove(node.directory / "etcd-data")
             self._spawn(node, state="new")
         deadline = time.monotonic() + _START_TIMEOUT_S
         for node in cluster.nodes:
@@ -127,21 +128,15 @@ class Etcd:
 
     # -- capabilities ------------------------------------------------------------------
 
-    def version(self) -> str:
-        import subprocess
-
-        try:
-            out = subprocess.run([self.binary, "--version"], capture_output=True, text=True,
-                                 timeout=10, check=False).stdout
-        except OSError as e:
-            raise UsageError(f"cannot run etcd at {self.binary}: {e.strerror}; install "
-                             "etcd-server (make setup) or pass --option etcd_binary=PATH"
-                             ) from None
+    def version(self, node: Node) -> str:
+        out = version_output(node, [self.binary, "--version"],
+                             fix=f"install etcd-server (make setup) or pass --option "
+                             f"etcd_binary=PATH (now {self.binary})")
         match = re.search(r"etcd Version:\s*(\S+)", out)
         return match.group(1) if match else out.strip().splitlines()[0] if out.strip() else "?"
 
     def log_files(self, node: Node) -> list[Path]:
-        return [p for p in [node.directory / "etcd.log"] if p.exists()]
+        return [node.directory / "etcd.log"]
 
     def client_kinds(self) -> tuple[str, ...]:
         return ("register",)

@@ -19,7 +19,7 @@ specific settings (address, port, socket directory, ``cluster_name``, which is t
 name a standby reports to its primary and so the name ``synchronous_standby_names``
 lists) go on the ``postgres`` command line; shared ones in ``postgresql.conf``. The
 socket directory is outside the data directory, or ``pg_basebackup`` would copy its
-lock file and the standby would refuse to start (PLATFORM.md). Every server runs as
+lock file and the standby would refuse to start. Every server runs as
 the ``postgres`` user (``setpriv``) and is a direct child of labrys, so a kill is
 followed by reaping it and removing its now stale ``postmaster.pid`` before a restart.
 
@@ -35,11 +35,7 @@ Example::
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
 import signal
-import subprocess
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,30 +43,23 @@ from typing import Any
 
 import psycopg
 
-from labrys.control import Cluster, Node, NodeProcess
-from labrys.errors import TargetError, UsageError
-from labrys.harness import Client
-from labrys.harness._options import Option, choice, positive_float
-from labrys.targets._daemons import start_error, wait_until
-from labrys.targets._postgres_clients import (
-    CLIENT_KINDS,
-    SCHEMA,
-    PgClientConfig,
-    open_postgres_client,
+from labrys.client import Client
+from labrys.control import Cluster, Node, Process
+from labrys.errors import TargetError
+from labrys.options import Option, choice, positive_float
+from labrys.targets._daemons import start_error, version_output, wait_until
+from labrys.targets._patroni import Patroni
+from labrys.targets._postgres_clients import CLIENT_KINDS, PgClientConfig, open_postgres_client
+from labrys.targets._postgres_server import (
+    ISOLATION,
+    PORT,
+    START_TIMEOUT_S,
+    SYNC,
+    USER,
+    PgServers,
+    probe,
 )
 from labrys.targets._target import TargetEntry
-
-PORT = 5432
-USER = "postgres"
-_START_TIMEOUT_S = 60.0
-
-ISOLATION = {"read-committed": "read committed", "repeatable-read": "repeatable read",
-             "serializable": "serializable"}
-"""The ``isolation`` option's values, as PostgreSQL spells them."""
-
-SYNC = {"off": "local", "on": "on", "remote_apply": "remote_apply"}
-"""The ``sync`` option: what ``synchronous_commit`` becomes. ``off`` keeps replication
-asynchronous (no synchronous standbys; commits wait for the local flush only)."""
 
 OPTIONS: dict[str, Option] = {
     o.name: o
@@ -107,15 +96,12 @@ class Postgres:
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.options = dict(options)
-        self.bin = Path(self.options["pg_bin"])
+        self.pg = PgServers(bin=Path(self.options["pg_bin"]), sync=self.options["sync"],
+                            isolation=self.options["isolation"])
         self._cluster: Cluster | None = None
-        self._servers: dict[str, NodeProcess] = {}
+        self._servers: dict[str, Process] = {}
         self._lock = threading.Lock()
-        self._patroni: Any = None
-        if self.options["ha"] == "patroni":
-            from labrys.targets._patroni import Patroni
-
-            self._patroni = Patroni(self)
+        self._patroni = Patroni(self.pg) if self.options["ha"] == "patroni" else None
 
     # -- Target ------------------------------------------------------------------------
 
@@ -130,7 +116,7 @@ class Postgres:
         self._initdb(primary)
         self._spawn(primary)
         self._wait_accepting(primary)
-        self.create_schema(primary)
+        self.pg.create_schema(primary)
         for node in replicas:
             self._basebackup(node, primary)
             self._spawn(node)
@@ -153,18 +139,14 @@ class Postgres:
 
     # -- capabilities ------------------------------------------------------------------
 
-    def version(self) -> str:
-        try:
-            out = subprocess.run([str(self.bin / "postgres"), "--version"], capture_output=True,
-                                 text=True, timeout=10, check=False).stdout
-        except OSError as e:
-            raise UsageError(f"cannot run {self.bin / 'postgres'}: {e.strerror}; install "
-                             "postgresql-15 (make setup) or pass --option pg_bin=DIR") from None
+    def version(self, node: Node) -> str:
+        out = version_output(node, [str(self.pg.bin / "postgres"), "--version"],
+                             fix="install postgresql-15 (make setup) or pass --option "
+                             f"pg_bin=DIR (now {self.pg.bin})")
         return out.strip().split()[-1] if out.strip() else "?"
 
     def log_files(self, node: Node) -> list[Path]:
-        names = ["postgres.log", "patroni.log"]
-        logs = [p for p in (self.pg_dir(node) / n for n in names) if p.exists()]
+        logs = [self.pg.pg_dir(node) / name for name in ("postgres.log", "patroni.log")]
         return logs + (self._patroni.log_files(node) if self._patroni is not None else [])
 
     def client_kinds(self) -> tuple[str, ...]:
@@ -230,67 +212,6 @@ class Postgres:
                 out.append(node.name)
         return out
 
-    # -- used by _patroni too ------------------------------------------------------------
-
-    @staticmethod
-    def pg_dir(node: Node) -> Path:
-        return node.directory / "pg"
-
-    def data_dir(self, node: Node) -> Path:
-        return self.pg_dir(node) / "data"
-
-    def socket_dir(self, node: Node) -> Path:
-        return self.pg_dir(node) / "run"
-
-    def as_postgres(self, argv: list[str]) -> list[str]:
-        return ["setpriv", f"--reuid={USER}", f"--regid={USER}", "--init-groups", *argv]
-
-    def shared_settings(self) -> dict[str, str]:
-        """Settings every node shares (``postgresql.conf``, or Patroni's parameters)."""
-        assert self._cluster is not None
-        replicas = [n.name for n in self._cluster.nodes[1:]]
-        sync = self.options["sync"]
-        names = ""
-        if sync != "off" and replicas:
-            # Every replica synchronous: the claim is that *any* replica is current.
-            names = f"ANY {len(replicas)} ({', '.join(replicas)})"
-        return {
-            "wal_level": "replica", "max_wal_senders": "10", "max_replication_slots": "10",
-            "hot_standby": "on", "wal_keep_size": "256MB",
-            "synchronous_commit": SYNC[sync],
-            "synchronous_standby_names": names,
-            "default_transaction_isolation": ISOLATION[self.options["isolation"]],
-            "max_connections": "200", "shared_buffers": "32MB",
-            "logging_collector": "off", "log_min_messages": "warning",
-        }
-
-    def node_settings(self, node: Node) -> dict[str, str]:
-        return {"listen_addresses": node.address, "port": str(PORT),
-                "unix_socket_directories": str(self.socket_dir(node)),
-                "cluster_name": node.name}
-
-    def create_schema(self, node: Node) -> None:
-        with psycopg.connect(host=node.address, port=PORT, user=USER, dbname="postgres",
-                             connect_timeout=5, autocommit=True) as conn:
-            # Created before any standby exists: with synchronous standbys configured,
-            # a commit that waited for them would wait forever.
-            conn.execute("SET synchronous_commit TO local")
-            for statement in SCHEMA:
-                conn.execute(statement)  # type: ignore[arg-type]
-
-    def wait_accepting(self, node: Node, log: Path, *, timeout_s: float = _START_TIMEOUT_S,
-                       alive: Any = None) -> None:
-        def ready() -> bool:
-            try:
-                with probe(node.address) as conn:
-                    conn.execute("SELECT 1")
-            except psycopg.Error:
-                return False
-            return True
-
-        wait_until(ready, timeout_s=timeout_s, what="PostgreSQL did not accept connections",
-                   node=node.name, log=log, alive=alive, poll_s=0.2)
-
     # -- pieces ------------------------------------------------------------------------
 
     def _node(self, name: str) -> Node:
@@ -298,54 +219,55 @@ class Postgres:
         return self._cluster.node(name)
 
     def _prepare_dirs(self, node: Node) -> None:
-        pw = pwd.getpwnam(USER)
-        shutil.rmtree(self.pg_dir(node), ignore_errors=True)
-        for path in (self.pg_dir(node), self.socket_dir(node)):
-            path.mkdir(parents=True, exist_ok=True)
-            os.chown(path, pw.pw_uid, pw.pw_gid)
+        node.remove(self.pg.pg_dir(node))
+        for path in (self.pg.pg_dir(node), self.pg.socket_dir(node)):
+            node.make_dir(path, owner=USER)
 
-    def _run(self, node: Node, argv: list[str], what: str) -> None:
-        result = node.run(self.as_postgres(argv), timeout_s=120)
+    def _run(self, node: Node, argv: list[str], what: str, *, input: str | None = None) -> None:
+        result = node.run(self.pg.as_postgres(argv), input=input, timeout_s=120)
         if not result.ok:
             detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
             raise TargetError(f"{what} failed (exit {result.exit_code}): "
                               f"{' | '.join(detail[-3:]) or 'no output'}", node=node.name)
 
     def _initdb(self, node: Node) -> None:
-        data = self.data_dir(node)
-        self._run(node, [str(self.bin / "initdb"), "-D", str(data), "-U", USER,
+        data = self.pg.data_dir(node)
+        self._run(node, [str(self.pg.bin / "initdb"), "-D", str(data), "-U", USER,
                          "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"], "initdb")
-        conf = "".join(f"{k} = '{v}'\n" for k, v in self.shared_settings().items())
-        with open(data / "postgresql.conf", "a", encoding="utf-8") as f:
-            f.write(conf)
-        with open(data / "pg_hba.conf", "a", encoding="utf-8") as f:
-            f.write("host all all 0.0.0.0/0 trust\nhost replication all 0.0.0.0/0 trust\n")
+        assert self._cluster is not None
+        settings = self.pg.shared_settings(self._cluster.nodes)
+        conf = "".join(f"{k} = '{v}'\n" for k, v in settings.items())
+        hba = "host all all 0.0.0.0/0 trust\nhost replication all 0.0.0.0/0 trust\n"
+        # Appended as the postgres user, so the files keep the owner initdb gave them.
+        for name, text in (("postgresql.conf", conf), ("pg_hba.conf", hba)):
+            self._run(node, ["sh", "-c", 'cat >> "$0"', str(data / name)], f"writing {name}",
+                      input=text)
 
     def _basebackup(self, node: Node, primary: Node) -> None:
-        self._run(node, [str(self.bin / "pg_basebackup"), "-h", primary.address, "-p",
-                         str(PORT), "-U", USER, "-D", str(self.data_dir(node)), "-R",
+        self._run(node, [str(self.pg.bin / "pg_basebackup"), "-h", primary.address, "-p",
+                         str(PORT), "-U", USER, "-D", str(self.pg.data_dir(node)), "-R",
                          "-X", "stream", "--no-sync", "--checkpoint=fast"], "pg_basebackup")
 
     def _spawn(self, node: Node) -> None:
-        data = self.data_dir(node)
+        data = self.pg.data_dir(node)
         # We reaped the old postmaster ourselves, so its pid file is stale: a reused
         # PID could otherwise make the new postmaster refuse to start.
-        (data / "postmaster.pid").unlink(missing_ok=True)
-        argv = [str(self.bin / "postgres"), "-D", str(data)]
-        for key, value in self.node_settings(node).items():
+        node.remove(data / "postmaster.pid")
+        argv = [str(self.pg.bin / "postgres"), "-D", str(data)]
+        for key, value in self.pg.node_settings(node).items():
             argv += ["-c", f"{key}={value}"]
-        log = self.pg_dir(node) / "postgres.log"
+        log = self.pg.pg_dir(node) / "postgres.log"
         try:
-            process = node.spawn(self.as_postgres(argv), log_path=log)
+            process = node.spawn(self.pg.as_postgres(argv), log_path=log)
         except OSError as e:
-            raise start_error(f"cannot start postgres: {e.strerror}", node=node.name,
+            raise start_error(f"cannot start postgres: {e.strerror}", node=node,
                               log=log) from None
         with self._lock:
             self._servers[node.name] = process
 
     def _wait_accepting(self, node: Node) -> None:
         process = self._servers[node.name]
-        self.wait_accepting(node, self.pg_dir(node) / "postgres.log",
+        self.pg.wait_accepting(node, self.pg.pg_dir(node) / "postgres.log",
                             alive=lambda: process.alive)
 
     def _wait_streaming(self, primary: Node, replicas: int) -> None:
@@ -358,8 +280,8 @@ class Postgres:
                 return False
             return row is not None and row[0] >= replicas
 
-        wait_until(ready, timeout_s=_START_TIMEOUT_S, what="the replicas did not stream",
-                   node=primary.name, log=self.pg_dir(primary) / "postgres.log", poll_s=0.2)
+        wait_until(ready, timeout_s=START_TIMEOUT_S, what="the replicas did not stream",
+                   node=primary, log=self.pg.pg_dir(primary) / "postgres.log", poll_s=0.2)
 
     def _signal(self, node: str, sig: int) -> None:
         if self._patroni is not None:
@@ -369,17 +291,6 @@ class Postgres:
             process = self._servers.get(node)
         if process is not None and process.alive:
             process.signal(sig)
-
-
-def probe(address: str, *, timeout_s: int = 1) -> psycopg.Connection[Any]:
-    """An autocommit connection for labrys's own questions (is it up, is it primary).
-
-    Read committed, whatever the server's default: a standby refuses every
-    transaction while ``default_transaction_isolation`` is serializable.
-    """
-    return psycopg.connect(host=address, port=PORT, user=USER, dbname="postgres",
-                           connect_timeout=timeout_s, autocommit=True,
-                           options="-c default_transaction_isolation=read\\ committed")
 
 
 def _make(options: Mapping[str, Any]) -> Postgres:

@@ -42,7 +42,6 @@ from __future__ import annotations
 import hashlib
 import re
 import signal
-import subprocess
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,11 +49,11 @@ from typing import Any
 
 import redis
 
-from labrys.control import Cluster, Node, NodeProcess
+from labrys.client import Client
+from labrys.control import Cluster, Node, Process
 from labrys.errors import UsageError
-from labrys.harness import Client
-from labrys.harness._options import Option, choice, positive_float, positive_int
-from labrys.targets._daemons import start_error, wait_until
+from labrys.options import Option, choice, positive_float, positive_int
+from labrys.targets._daemons import start_error, version_output, wait_until
 from labrys.targets._redis_clients import CLIENT_KINDS, ClientConfig, open_redis_client
 from labrys.targets._target import TargetEntry
 
@@ -121,8 +120,8 @@ class Redis:
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.options = dict(options)
         self._cluster: Cluster | None = None
-        self._servers: dict[str, NodeProcess] = {}
-        self._sentinels: dict[str, NodeProcess] = {}
+        self._servers: dict[str, Process] = {}
+        self._sentinels: dict[str, Process] = {}
         self._lock = threading.Lock()
 
     # -- Target ------------------------------------------------------------------------
@@ -155,20 +154,15 @@ class Redis:
 
     # -- capabilities ------------------------------------------------------------------
 
-    def version(self) -> str:
-        try:
-            out = subprocess.run([self.options["redis_server"], "--version"],
-                                 capture_output=True, text=True, timeout=10, check=False).stdout
-        except OSError as e:
-            raise UsageError(f"cannot run {self.options['redis_server']}: {e.strerror}; "
-                             "install redis-server (make setup) or pass "
-                             "--option redis_server=PATH") from None
+    def version(self, node: Node) -> str:
+        out = version_output(node, [self.options["redis_server"], "--version"],
+                             fix="install redis-server (make setup) or pass --option "
+                             f"redis_server=PATH (now {self.options['redis_server']})")
         match = re.search(r"v=(\S+)", out)
         return match.group(1) if match else out.strip() or "?"
 
     def log_files(self, node: Node) -> list[Path]:
-        return [p for p in (self._dir(node) / "redis.log", self._dir(node) / "sentinel.log")
-                if p.exists()]
+        return [self._dir(node) / "redis.log", self._dir(node) / "sentinel.log"]
 
     def client_kinds(self) -> tuple[str, ...]:
         return CLIENT_KINDS
@@ -277,14 +271,14 @@ class Redis:
             *known,
         ]) + "\n"
 
-    def _spawn(self, node: Node, argv: list[str], log: Path, table: dict[str, NodeProcess],
+    def _spawn(self, node: Node, argv: list[str], log: Path, table: dict[str, Process],
                what: str) -> None:
         try:
             process = node.spawn(argv, log_path=log)
         except OSError as e:
             raise start_error(f"cannot start {what} ({argv[0]}): {e.strerror}; install it "
                               "(make setup) or pass its path as an option",
-                              node=node.name, log=log) from None
+                              node=node, log=log) from None
         with self._lock:
             table[node.name] = process
 
@@ -309,7 +303,7 @@ class Redis:
 
         process = self._servers[node.name]
         wait_until(ready, timeout_s=_START_TIMEOUT_S, what="redis-server did not start",
-                   node=node.name, log=self._dir(node) / "redis.log",
+                   node=node, log=self._dir(node) / "redis.log",
                    alive=lambda: process.alive)
 
     def _wait_sentinel(self, node: Node) -> None:
@@ -329,7 +323,7 @@ class Redis:
         process = self._sentinels[node.name]
         wait_until(ready, timeout_s=_START_TIMEOUT_S,
                    what="redis-sentinel did not discover the replicas and other sentinels",
-                   node=node.name, log=self._dir(node) / "sentinel.log",
+                   node=node, log=self._dir(node) / "sentinel.log",
                    alive=lambda: process.alive, poll_s=0.2)
 
 

@@ -7,7 +7,7 @@ seconds), then a ``read`` on every client worker, in two rounds a second apart.
 
 from __future__ import annotations
 
-from labrys.harness import Generator, each_process, once, phases, sleep
+from labrys.generator import Generator, each_process, once, phases, sleep
 
 
 def final_reads(wait_s: float) -> Generator:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labrys.harness import PENDING, Context, Invocation, Step
+from labrys.generator import PENDING, Context, Invocation, Step
 
 
 @dataclass(frozen=True, slots=True)

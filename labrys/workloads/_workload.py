@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from labrys.checkers import Verdict
-from labrys.harness import Generator
-from labrys.harness._options import Option
+from labrys.generator import Generator
 from labrys.history import History
+from labrys.options import Option
 
 
 class Workload(Protocol):

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from labrys.checkers import CheckOptions, Verdict, check_safe, run_checker
-from labrys.harness import Generator, Invocation, from_fn, mix, once, phases
-from labrys.harness._options import Option, positive_int
+from labrys.generator import Generator, Invocation, from_fn, mix, once, phases
 from labrys.history import History
+from labrys.options import Option, positive_int
 from labrys.workloads._workload import WorkloadEntry
 
 OPTIONS: dict[str, Option] = {

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from labrys.checkers import CheckOptions, Verdict, check_safe, run_checker
-from labrys.harness import Generator, Invocation, from_fn, mix
-from labrys.harness._options import Option, positive_float
+from labrys.generator import Generator, Invocation, from_fn, mix
 from labrys.history import History
+from labrys.options import Option, positive_float
 from labrys.workloads._final_reads import final_reads
 from labrys.workloads._workload import WorkloadEntry
 

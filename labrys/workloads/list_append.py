@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from labrys.checkers import CheckOptions, Verdict, check_safe, run_checker
-from labrys.harness import Generator
-from labrys.harness._options import Option, choice, positive_float, positive_int
+from labrys.generator import Generator
 from labrys.history import History
+from labrys.options import Option, choice, positive_float, positive_int
 from labrys.workloads._txn_gen import TxnGenerator
 from labrys.workloads._workload import WorkloadEntry
 

@@ -34,9 +34,9 @@ from typing import Any
 
 from labrys.checkers import CheckOptions, Verdict, check_safe, compose, run_checker
 from labrys.checkers._verdict import Anomaly
-from labrys.harness import Generator, Invocation, from_fn, independent_keys, mix
-from labrys.harness._options import Option, positive_float, positive_int
+from labrys.generator import Generator, Invocation, from_fn, independent_keys, mix
 from labrys.history import History, Op
+from labrys.options import Option, positive_float, positive_int
 from labrys.workloads._workload import WorkloadEntry
 
 OPTIONS: dict[str, Option] = {

@@ -27,6 +27,10 @@ needs_root = [
     pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)}"),
 ]
 
+ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+needs_etcd = pytest.mark.skipif(not Path(ETCD).exists(),
+                                reason="etcd is not installed (apt-get install etcd-server)")
+
 TCP_PORT = 7000
 UDP_PORT = 7001
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,17 +22,9 @@ from labrys.control import leftovers
 from labrys.harness import TestSpec
 from labrys.harness._runner import run_test
 from labrys.history import read_history
+from tests.system._netns import ETCD, needs_etcd, needs_root
 
-ETCD = shutil.which("etcd") or "/usr/bin/etcd"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
-    pytest.mark.skipif(shutil.which("iptables") is None, reason="iptables is not installed"),
-    pytest.mark.skipif(not Path(ETCD).exists(),
-                       reason="etcd is not installed (apt-get install etcd-server)"),
-]
+pytestmark = [pytest.mark.slow, *needs_root, needs_etcd]
 
 
 def _cluster_prefix(run: Path) -> str:

@@ -60,7 +60,8 @@ class EchoTarget:
         return self.cluster.node(node).directory / "clock"
 
     def start(self, node):
-        env = faketime_env(self.clock_file(node)) if self.faketime else None
+        on = self.cluster.node(node)
+        env = faketime_env(on, self.clock_file(node)) if self.faketime else None
         self.processes[node] = start_server(self.cluster.node(node), env=env)
 
     def kill(self, node):
@@ -195,7 +196,8 @@ def test_a_package_schedule_and_its_final_heal_leave_the_cluster_whole(cluster):
     target = EchoTarget(cluster, faketime=True)
     target.setup()
     faults = ("partition", "kill", "pause", "loss", "delay", "clock")
-    options = NemesisOptions(faults=faults, interval_s=1.0, delay_ms=20, jitter_ms=5)
+    options = NemesisOptions(faults=faults, interval_s=1.0,
+                             settings={"delay_ms": 20.0, "jitter_ms": 5.0})
     pkg = package(cluster, options, rng=random.Random(0), target=target)
     done = []
     # Faults and heals as scheduled, then more faults with their heals skipped, so that

@@ -30,7 +30,7 @@ from tests.system._netns import (
 
 pytestmark = needs_root
 
-CONTROL = [sys.executable, "-m", "labrys.control"]
+CONTROL = [sys.executable, "-m", "labrys.cli", "cluster"]
 
 
 def test_up_of_five_nodes_takes_well_under_a_second():

@@ -22,8 +22,15 @@ class FakeNode:
 
 
 class FakeCluster:
-    def __init__(self, n, tmp_path=Path("/nonexistent")):
-        self.nodes = [
+    """The network part of a `Cluster`, kept as a record of the grudges in force.
+
+    Its nodes are `FakeNode`s (files in memory) unless others are given.
+    """
+
+    name = "fake"
+
+    def __init__(self, n=0, tmp_path=Path("/nonexistent"), *, nodes=None):
+        self.nodes = nodes if nodes is not None else [
             FakeNode(f"n{i}", f"10.0.0.{i + 1}", tmp_path / f"n{i}") for i in range(1, n + 1)
         ]
         self.calls = []
@@ -48,6 +55,10 @@ class FakeCluster:
         self.calls.append(("delay", grudge, delay_ms, jitter_ms))
         self.delayed = {k: sorted(v) for k, v in sorted(grudge.items()) if v}
         return self.delayed
+
+    def heal(self):
+        self.calls.append(("heal",))
+        self.partitioned, self.lost, self.delayed = {}, {}, {}
 
 
 class NoCapabilities:

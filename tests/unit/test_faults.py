@@ -9,6 +9,7 @@ import pytest
 from labrys.errors import UsageError
 from labrys.harness import Context, TestSpec
 from labrys.harness._faults import FaultTracker, plan_faults
+from labrys.nemesis import FAULTS
 from tests.unit._nemesis_fakes import FakeCluster, NoCapabilities, ProcessTarget
 
 
@@ -24,7 +25,7 @@ def drain(gen) -> list[tuple]:
 
 def test_the_schedule_sleeps_an_interval_before_each_op_and_covers_the_run():
     spec = TestSpec(nemesis=("partition", "kill"), nemesis_interval_s=10, time_limit_s=30)
-    plan = plan_faults(spec)
+    plan = plan_faults(spec, ProcessTarget())
     _, schedule, final = plan.build(FakeCluster(3), ProcessTarget(), random.Random(4))
     ops = drain(schedule)
     assert len(ops) == 2 * (3 + 2)  # ceil(30 / 10) + 2 ops, each after a sleep
@@ -40,24 +41,51 @@ def test_the_same_seed_draws_the_same_schedule():
     spec = TestSpec(nemesis=("partition", "kill"), nemesis_interval_s=5, time_limit_s=60)
 
     def draw(seed: int) -> list[tuple]:
-        _, schedule, _ = plan_faults(spec).build(FakeCluster(5), ProcessTarget(),
-                                                 random.Random(seed))
+        _, schedule, _ = plan_faults(spec, ProcessTarget()).build(FakeCluster(5),
+                                                                  ProcessTarget(),
+                                                                  random.Random(seed))
         return drain(schedule)
 
     assert draw(1) == draw(1)
     assert draw(1) != draw(2)
 
 
-def test_no_faults_means_no_plan_and_unknown_faults_are_refused_up_front():
-    assert plan_faults(TestSpec(nemesis=())) is None
-    with pytest.raises(UsageError, match="unknown fault 'flood'"):
-        plan_faults(TestSpec(nemesis=("flood",)))
+def test_no_faults_means_no_plan_and_unknown_faults_are_refused_by_the_spec():
+    assert plan_faults(TestSpec(nemesis=()), NoCapabilities()) is None
+    with pytest.raises(UsageError, match="unknown fault 'flood' in --nemesis; choose from "
+                                         "partition, loss, delay, clock, pause, kill"):
+        TestSpec(nemesis=("flood",))
 
 
-def test_a_target_without_the_capability_is_refused_when_the_nemesis_is_built():
-    plan = plan_faults(TestSpec(nemesis=("kill",)))
-    with pytest.raises(UsageError):
-        plan.build(FakeCluster(3), NoCapabilities(), random.Random(0))
+def test_a_target_without_the_capability_is_refused_before_any_node_exists():
+    with pytest.raises(UsageError, match="target NoCapabilities cannot take the kill fault: "
+                                         "it does not implement Killable"):
+        plan_faults(TestSpec(nemesis=("partition", "kill")), NoCapabilities())
+
+
+def test_fault_options_are_parsed_from_the_spec_and_reach_the_nemesis():
+    spec = TestSpec(nemesis=("loss", "delay"), options={"loss_probability": "0.25",
+                                                         "delay_ms": "40"})
+    plan = plan_faults(spec, NoCapabilities())
+    assert plan.settings == {"loss_probability": 0.25, "delay_ms": 40.0, "jitter_ms": 10.0}
+    cluster = FakeCluster(3)
+    nemesis, _, _ = plan.build(cluster, NoCapabilities(), random.Random(0))
+    assert nemesis.invoke("start-loss", "one")["probability"] == 0.25
+    assert nemesis.invoke("start-delay", "one")["delay_ms"] == 40.0
+    with pytest.raises(UsageError, match="--option loss_probability='2' is not valid; "
+                                         "expected a probability in"):
+        plan_faults(TestSpec(nemesis=("loss",), options={"loss_probability": "2"}),
+                    NoCapabilities())
+
+
+def test_the_display_knows_every_faults_start_and_heal_ops():
+    tracker = FaultTracker()
+    for fault in FAULTS.values():
+        for start in fault.starts:
+            tracker.update(start)
+            assert tracker.names() == [fault.name]
+            tracker.update(fault.heal)
+            assert tracker.names() == []
 
 
 def test_the_display_tracks_faults_in_force_from_nemesis_ops():

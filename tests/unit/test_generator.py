@@ -13,7 +13,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labrys.harness import (
+from labrys.generator import (
     PENDING,
     Context,
     Generator,

@@ -6,6 +6,7 @@ import pytest
 
 from labrys.errors import ControlError, UsageError
 from labrys.nemesis import (
+    FAULTS,
     NODE_SPECS,
     ClockNemesis,
     ClockSkewable,
@@ -28,6 +29,7 @@ from tests.unit._nemesis_fakes import (
     NoCapabilities,
     ProcessTarget,
 )
+from tests.unit.fake_runtime import HostNode
 
 N5 = ["n1", "n2", "n3", "n4", "n5"]
 
@@ -109,11 +111,13 @@ def test_partition_topologies_fit_the_cluster_and_the_target():
 # -- kill and pause -----------------------------------------------------------------------
 
 
-def test_kill_refuses_a_target_that_cannot_be_killed():
+def test_kill_and_pause_refuse_a_target_that_cannot_take_them():
     with pytest.raises(UsageError, match="does not implement Killable"):
-        KillNemesis(FakeCluster(3), target=NoCapabilities(), rng=random.Random(0))
+        FAULTS["kill"].require(NoCapabilities())
     with pytest.raises(UsageError, match="does not implement Pausable"):
-        PauseNemesis(FakeCluster(3), target=NoCapabilities(), rng=random.Random(0))
+        FAULTS["pause"].require(NoCapabilities())
+    FAULTS["kill"].require(ProcessTarget())
+    FAULTS["partition"].require(NoCapabilities())  # needs nothing of the target
     assert not isinstance(NoCapabilities(), Killable | Pausable | Primaries | ClockSkewable)
     assert isinstance(ProcessTarget(), Killable) and isinstance(ProcessTarget(), Pausable)
 
@@ -196,7 +200,8 @@ def test_packet_values_with_unknown_keys_are_refused():
 
 def test_clock_faults_refuse_a_target_that_does_not_run_under_libfaketime():
     with pytest.raises(UsageError, match="does not run under libfaketime"):
-        ClockNemesis(FakeCluster(3), target=ProcessTarget(), rng=random.Random(0))
+        FAULTS["clock"].require(ProcessTarget())
+    FAULTS["clock"].require(FaketimeTarget(FakeCluster(3)))
 
 
 def test_bump_adds_to_the_offset_in_the_files_the_target_reads(tmp_path):
@@ -245,8 +250,9 @@ def test_strobe_flips_every_period_and_ends_where_it_began(tmp_path):
 
 
 def test_faketime_env_starts_processes_on_true_time(tmp_path):
+    node = HostNode("n1", tmp_path / "n1")
     try:
-        env = faketime_env(tmp_path / "n1" / "clock")
+        env = faketime_env(node, node.directory / "clock")
     except ControlError as e:
         assert "apt-get install libfaketime" in str(e)
         pytest.skip("libfaketime is not installed")

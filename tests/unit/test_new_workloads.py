@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from labrys.harness import Context, clients, limit
+from labrys.generator import Context, clients, limit
 from labrys.history import History, op_from_dict
 from labrys.workloads import WORKLOADS, get_workload
 

@@ -96,6 +96,23 @@ def test_final_ops_heal_the_network_before_bringing_nodes_back():
     assert [op.f for op in make(("kill", "partition")).final_ops] == ["stop-partition", "start"]
 
 
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_each_fault_arms_a_nemesis_answering_exactly_the_ops_it_declares(name):
+    pkg = make((name,))
+    assert pkg.nemesis.fs == FAULTS[name].fs
+    assert pkg.final_ops == (NemesisOp(f=FAULTS[name].heal),)
+    assert {op.f for op in first(pkg, 40)} == FAULTS[name].fs
+
+
+def test_fault_options_reach_the_nemesis_and_default_to_their_declaration():
+    pkg = make(("loss",), settings={"loss_probability": 0.2})
+    assert pkg.nemesis.invoke("start-loss", "one")["probability"] == 0.2
+    pkg = make(("delay",))
+    result = pkg.nemesis.invoke("start-delay", "one")
+    assert (result["delay_ms"], result["jitter_ms"]) == (
+        FAULTS["delay"].options["delay_ms"].default, FAULTS["delay"].options["jitter_ms"].default)
+
+
 def test_every_scheduled_op_is_one_the_nemesis_handles():
     pkg = make(FAULTS)
     assert {op.f for op in first(pkg, 400)} | {op.f for op in pkg.final_ops} <= pkg.nemesis.fs
@@ -108,7 +125,7 @@ def test_no_faults_is_an_empty_schedule():
 
 
 def test_unknown_faults_and_incapable_targets_are_refused_up_front():
-    with pytest.raises(UsageError, match="unknown fault"):
+    with pytest.raises(UsageError, match="unknown fault 'meteor'; choose one of: partition"):
         make(("partition", "meteor"))
     cluster = FakeCluster(3)
     with pytest.raises(UsageError, match="does not implement Killable"):

@@ -18,9 +18,9 @@ from rich.console import Console
 
 from labrys.errors import UsageError
 from labrys.harness import Invocation, TestSpec
-from labrys.harness._options import check_known, parse_options
 from labrys.harness._runner import run_test
 from labrys.history import OpType
+from labrys.options import check_known, parse_options
 from labrys.targets import TARGETS, postgres
 from labrys.targets import redis as redis_target
 from labrys.targets._errors import classify
@@ -301,19 +301,17 @@ class FakeCluster:
 
 def test_synchronous_replication_names_every_standby(tmp_path):
     pg = postgres.Postgres(parse_options(postgres.OPTIONS, {"sync": "remote_apply"}))
-    pg._cluster = FakeCluster(tmp_path)  # type: ignore[assignment]
-    settings = pg.shared_settings()
+    settings = pg.pg.shared_settings(FakeCluster(tmp_path).nodes)
     assert settings["synchronous_standby_names"] == "ANY 2 (n2, n3)"
     assert settings["synchronous_commit"] == "remote_apply"
     async_pg = postgres.Postgres(parse_options(postgres.OPTIONS, {}))
-    async_pg._cluster = FakeCluster(tmp_path)  # type: ignore[assignment]
-    assert async_pg.shared_settings()["synchronous_standby_names"] == ""
+    assert async_pg.pg.shared_settings(FakeCluster(tmp_path).nodes)[
+        "synchronous_standby_names"] == ""
 
 
 def test_patroni_keeps_node_paths_out_of_the_shared_settings(tmp_path):
     pg = postgres.Postgres(parse_options(postgres.OPTIONS, {"ha": "patroni", "sync": "on"}))
     cluster = FakeCluster(tmp_path)
-    pg._cluster = cluster  # type: ignore[assignment]
     pg._patroni._cluster = cluster
     config = pg._patroni._config(cluster.nodes[1])
     shared, local = config.split("\npostgresql:\n")

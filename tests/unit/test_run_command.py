@@ -20,7 +20,11 @@ from labrys.harness._cli import run
     ({"target": "cassandra"}, "unknown target 'cassandra'"),
     ({"workload": "bank-account"}, "unknown workload 'bank-account'"),
     ({"concurrency": 0}, "concurrency=0 is not valid"),
-    ({"option": ["etcd_binary=/nonexistent/etcd"]}, "cannot run etcd at /nonexistent/etcd"),
+    ({"runtime": "cloud"}, "runtime='cloud' is not valid; expected one of: local"),
+    ({"runtime_option": ["colour=red"]},
+     "unknown --runtime-option 'colour'; known options are (runtime local: base_dir)"),
+    ({"runtime_option": ["base_dir"]}, "--runtime-option 'base_dir' is not valid; expected "
+     "key=value"),
 ])
 def test_bad_input_is_refused_before_any_run_folder_exists(tmp_path: Path, kwargs, message):
     store = tmp_path / "results"

@@ -9,8 +9,8 @@ import pytest
 
 from labrys.errors import UsageError
 from labrys.harness import TestSpec, build_spec, load_spec_file
-from labrys.harness._options import Option, check_known, choice, parse_options
 from labrys.harness._spec import parse_nemesis, parse_option
+from labrys.options import Option, check_known, choice, parse_options
 
 
 def test_the_default_spec_is_the_default_run_of_the_issue():
@@ -33,8 +33,22 @@ def test_toml_then_flags_flags_win_and_options_merge_per_key(tmp_path: Path):
     assert dict(spec.options) == {"read_mode": "serializable", "ops_per_key": "20"}
 
 
+def test_runtime_options_come_from_a_table_and_flags_and_merge_per_key(tmp_path: Path):
+    path = tmp_path / "spec.toml"
+    path.write_text('runtime = "local"\n[runtime_options]\nbase_dir = "/srv/a"\nx = 1\n')
+    spec = build_spec(load_spec_file(path), {"runtime_options": {"x": "2"}})
+    assert spec.runtime == "local"
+    assert dict(spec.runtime_options) == {"base_dir": "/srv/a", "x": "2"}
+    assert spec.to_json()["runtime_options"] == {"base_dir": "/srv/a", "x": "2"}
+    with pytest.raises(UsageError) as e:
+        parse_option("nokey", flag="--runtime-option", example="base_dir=DIR")
+    assert str(e.value) == ("--runtime-option 'nokey' is not valid; expected key=value, "
+                            "e.g. --runtime-option base_dir=DIR")
+
+
 def test_a_replayed_test_json_gives_back_the_same_spec(tmp_path: Path):
-    spec = TestSpec(nemesis=("kill",), seed=42, options={"read_mode": "serializable"})
+    spec = TestSpec(nemesis=("kill",), seed=42, options={"read_mode": "serializable"},
+                    runtime_options={"base_dir": "/srv/labrys"})
     path = tmp_path / "test.json"
     path.write_text(json.dumps({"spec": spec.to_json(), "seed": 42}))
     assert build_spec(load_spec_file(path)) == spec
@@ -46,7 +60,7 @@ def test_a_replayed_test_json_gives_back_the_same_spec(tmp_path: Path):
     ("nodes = 0\n", "nodes=0 is not valid; expected a count from 1 to 64"),
     ("time_limit = -1\n", "time_limit=-1.0 is not valid; expected a positive number"),
     ("rate = true\n", "rate=True is not valid; expected a number"),
-    ("runtime = 'docker'\n", "runtime='docker' is not valid; expected 'local'"),
+    ("runtime = 'cloud'\n", "runtime='cloud' is not valid; expected one of: local"),
     ("nemesis = 'kill,kill'\n", "names a fault twice"),
     ("leave_running = 'yes'\n", "expected true or false"),
     ("nodes = [\n", "not valid TOML"),

@@ -15,6 +15,9 @@ contract (Jepsen's ``jepsen.client``, restated):
 - ``close`` releases connections; it is called once, from the worker's thread.
 
 The nemesis is driven through the same protocol: its invocations are faults.
+
+This module sits below targets (which implement clients) and the harness (which calls
+them), so that neither imports the other.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from labrys.harness._generator import Invocation
+from labrys.generator import Invocation
 from labrys.history import OpType
+
+__all__ = ["Client", "Completion", "validate_completion"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

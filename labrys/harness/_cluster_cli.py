@@ -11,9 +11,9 @@ A cluster made here has no owning process and lives until `down`. When several
 clusters are up, `--cluster PREFIX` chooses one. Node lines go to stdout and
 everything else to stderr, so ``labrys cluster up | while read name addr; …`` works.
 
-Mounted by `labrys.cli` as ``app.add_typer(cluster_app, name="cluster")``; also
-runnable alone as ``python -m labrys.control``, which is how clean-up is reached when
-the ``labrys`` command itself is broken.
+Mounted by `labrys.cli` as the ``cluster`` command. It belongs to the run orchestration
+rather than to `labrys.control` because it reads partition specs (`labrys.nemesis`),
+which sit above the nodes they cut.
 """
 
 from __future__ import annotations
@@ -25,14 +25,11 @@ import sys
 import time
 from typing import Annotated
 
-import click
 import typer
 
-from labrys.control._cleanup import down as down_clusters
-from labrys.control._cleanup import leftovers
-from labrys.control._local import LocalCluster
+from labrys.control import LocalCluster, leftovers
+from labrys.control import down as down_clusters
 from labrys.control._registry import records
-from labrys.errors import LabrysError
 from labrys.nemesis import grudge_from_spec, grudge_to_json
 
 cluster_app = typer.Typer(
@@ -158,19 +155,3 @@ def down(
         _err(f"kept {record.prefix}: process {pid} owns it and is running (--all removes it)")
     if not report.removed and not report.kept:
         _err("nothing to remove")
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run `cluster_app` alone (``python -m labrys.control``), errors as one line."""
-    try:
-        code = cluster_app(args=argv, prog_name="labrys cluster", standalone_mode=False)
-    except LabrysError as e:
-        _err(f"labrys: {e}")
-        sys.exit(255)
-    except typer.Abort:
-        _err("labrys: interrupted")
-        sys.exit(130)
-    except click.UsageError as e:
-        _err(f"labrys: {e.format_message()}")
-        sys.exit(255)
-    sys.exit(code if isinstance(code, int) else 0)

@@ -20,8 +20,8 @@ scheduled in the future), and ask again later without having consumed anything.
 Everything a generator needs to know about the world comes from the `Context`: the
 time (ns since the run began), which worker threads are free and which process each
 one currently runs, and a seeded ``random.Random`` that is the only source of
-randomness (STYLE.md item 5). Given the same sequence of contexts, a generator
-produces the same invocations.
+randomness. Given the same sequence of contexts, a generator produces the same
+invocations.
 
 Example (``limit`` is one of the combinators in ``_combinators.py``)::
 

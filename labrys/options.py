@@ -1,9 +1,11 @@
-"""Target and workload options: ``--option key=value``, declared as data and checked once.
+"""Options: ``--option key=value`` and ``--runtime-option key=value``, declared as data.
 
-Each target and workload declares the options it understands as a table of `Option`
-values (name, default, how to parse the text, one line of help). `parse_options` turns
-the text a user gave into typed values, refusing an unknown key with the list of known
-ones and a bad value with what was expected: one line, before anything starts.
+Each target, workload, fault and runtime declares the options it understands as a
+table of `Option` values (name, default, how to parse the text, one line of help).
+`parse_options` turns the text a user gave into typed values, and `check_known` refuses
+a key nobody declared with the list of known ones: one line each, before anything
+starts. The tables are data, so the same ones serve the refusal, the documentation and
+``--help``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from labrys.errors import UsageError
+
+__all__ = ["Option", "check_known", "choice", "parse_options", "positive_float", "positive_int"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,7 +61,8 @@ def positive_float(text: str) -> float:
     return value
 
 
-def parse_options(table: Mapping[str, Option], given: Mapping[str, str]) -> dict[str, Any]:
+def parse_options(table: Mapping[str, Option], given: Mapping[str, str], *,
+                  flag: str = "--option") -> dict[str, Any]:
     """Every option of ``table``, typed: the given text parsed, defaults for the rest.
 
     Keys of ``given`` that ``table`` does not know are ignored here (another table may
@@ -74,12 +79,13 @@ def parse_options(table: Mapping[str, Option], given: Mapping[str, str]) -> dict
         try:
             out[name] = option.parse(given[name])
         except ValueError:
-            raise UsageError(f"--option {name}={given[name]!r} is not valid; "
+            raise UsageError(f"{flag} {name}={given[name]!r} is not valid; "
                              f"expected {option.expected}") from None
     return out
 
 
-def check_known(given: Mapping[str, str], *tables: tuple[str, Mapping[str, Option]]) -> None:
+def check_known(given: Mapping[str, str], *tables: tuple[str, Mapping[str, Option]],
+                flag: str = "--option") -> None:
     """Refuse any key of ``given`` that none of the named tables declares.
 
     Raises:
@@ -90,4 +96,4 @@ def check_known(given: Mapping[str, str], *tables: tuple[str, Mapping[str, Optio
         if key not in known:
             listing = "; ".join(f"{owner}: {', '.join(sorted(table)) or 'none'}"
                                 for owner, table in tables)
-            raise UsageError(f"unknown --option {key!r}; known options are ({listing})")
+            raise UsageError(f"unknown {flag} {key!r}; known options are ({listing})")

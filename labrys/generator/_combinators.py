@@ -32,7 +32,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from labrys.harness._generator import (
+from labrys.generator._generator import (
     PENDING,
     Context,
     Generator,
