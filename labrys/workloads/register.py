@@ -18,7 +18,8 @@ Ops (value on invocation → value on ok):
 - ``read``  ``[k, None]`` → ``[k, v]`` (v None when the key was never written)
 - ``write`` ``[k, v]``    → ``[k, v]``
 - ``cas``   ``[k, [old, new]]`` → ``[k, [old, new]]``; a cas whose comparison failed is
-  ``fail`` (it certainly did not write).
+  ``fail`` (it certainly did not write). ``--option cas=false`` leaves cas out, for
+  stores that have no compare-and-set (Cassandra without lightweight transactions).
 
 Checks: ``linearizable`` per key against the ``cas-register`` model (initial value
 None: etcd's missing key), and ``stats`` (ok/fail/info counts per function).
@@ -36,7 +37,7 @@ from labrys.checkers import CheckOptions, Verdict, check_safe, compose, run_chec
 from labrys.checkers._verdict import Anomaly
 from labrys.generator import Generator, Invocation, from_fn, independent_keys, mix
 from labrys.history import History, Op
-from labrys.options import Option, positive_float, positive_int
+from labrys.options import Option, boolean, positive_float, positive_int
 from labrys.workloads._workload import WorkloadEntry
 
 OPTIONS: dict[str, Option] = {
@@ -51,6 +52,8 @@ OPTIONS: dict[str, Option] = {
         Option(name="check_timeout_s", default=60.0, parse=positive_float,
                expected="a number of seconds > 0",
                help="the linearizability search's budget per key; past it, unknown"),
+        Option(name="cas", default=True, parse=boolean, expected="true or false",
+               help="false: reads and writes only, for stores with no compare-and-set"),
     ]
 }
 
@@ -62,6 +65,7 @@ class RegisterWorkload:
     ops_per_key: int
     values: int
     check_timeout_s: float
+    cas: bool = True
 
     @property
     def client_kind(self) -> str:
@@ -79,8 +83,8 @@ class RegisterWorkload:
         def cas(rng: random.Random) -> Invocation:
             return Invocation(f="cas", value=[rng.randrange(n), rng.randrange(n)])
 
-        return independent_keys(self.ops_per_key, mix([from_fn(read), from_fn(write),
-                                                       from_fn(cas)]))
+        ops = [from_fn(read), from_fn(write)] + ([from_fn(cas)] if self.cas else [])
+        return independent_keys(self.ops_per_key, mix(ops))
 
     def check(self, history: History) -> Verdict:
         per_key = [self._check_key(key, ops) for key, ops in split_by_key(history).items()]
@@ -189,7 +193,7 @@ def _map_anomaly(anomaly: Anomaly, key: Any, to_original: list[int]) -> Anomaly:
 
 def _make(options: Mapping[str, Any]) -> RegisterWorkload:
     return RegisterWorkload(ops_per_key=options["ops_per_key"], values=options["values"],
-                            check_timeout_s=options["check_timeout_s"])
+                            check_timeout_s=options["check_timeout_s"], cas=options["cas"])
 
 
 ENTRY = WorkloadEntry(name="register", summary="read/write/cas on independent keys, "

@@ -13,11 +13,12 @@ from labrys.harness._cli import run
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"option": ["raed_mode=serializable"]},
      "unknown --option 'raed_mode'; known options are (target etcd: client_timeout_s, "
-     "etcd_binary, read_mode; workload register: check_timeout_s, ops_per_key, values)"),
+     "etcd_binary, read_mode; workload register: cas, check_timeout_s, ops_per_key, "
+     "values)"),
     ({"option": ["read_mode=stale"]},
      "--option read_mode='stale' is not valid; expected linearizable or serializable"),
     ({"nemesis": "partition,flood"}, "unknown fault 'flood' in --nemesis"),
-    ({"target": "cassandra"}, "unknown target 'cassandra'"),
+    ({"target": "scylla"}, "unknown target 'scylla'"),
     ({"workload": "bank-account"}, "unknown workload 'bank-account'"),
     ({"concurrency": 0}, "concurrency=0 is not valid"),
     ({"runtime": "cloud"}, "runtime='cloud' is not valid; expected one of: local"),
