@@ -76,8 +76,9 @@ from cassandra.protocol import ErrorMessage, IsBootstrappingErrorMessage, Overlo
 from cassandra.protocol import RequestValidationException as RejectedByServer
 from cassandra.query import BatchStatement, BatchType, SimpleStatement, ValueSequence
 
+from labrys.client import Completion
 from labrys.errors import UsageError
-from labrys.harness import Completion, Invocation
+from labrys.generator import Invocation
 from labrys.history import OpType
 from labrys.targets._errors import ErrorRule, classify, describe, only_reads
 
@@ -140,6 +141,9 @@ LWT_ERRORS: tuple[ErrorRule, ...] = (
     ErrorRule(error=Unavailable, definite=False,
               why="raised in the commit phase, after a quorum accepted the proposal: the "
                   "next Paxos round will commit it"),
+    ErrorRule(error=ErrorMessage, contains="code=1700", definite=False,
+              why="CAS_WRITE_UNKNOWN (protocol v5, which the driver has no class for): "
+                  "some acceptors took the proposal, so a later round may commit it"),
     *_COMMON_ERRORS,
 )
 """Errors of lightweight transactions (``… IF …``), first match wins."""

@@ -15,12 +15,13 @@ import pytest
 from cassandra import ConsistencyLevel, OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
 from cassandra.cluster import NoHostAvailable
 from cassandra.connection import ConnectionShutdown
-from cassandra.protocol import OverloadedErrorMessage, SyntaxException
+from cassandra.protocol import ErrorMessage, OverloadedErrorMessage, SyntaxException
 from cassandra.query import BatchStatement
 
 from labrys.errors import UsageError
 from labrys.harness import Invocation
 from labrys.history import OpType
+from labrys.options import parse_options
 from labrys.targets._cassandra_clients import (
     LWT_ERRORS,
     PLAIN_ERRORS,
@@ -39,6 +40,8 @@ from labrys.targets._cassandra_config import (
 )
 from labrys.targets._cassandra_jars import find_jars
 from labrys.targets._errors import classify
+from labrys.targets.cassandra import OPTIONS, Cassandra
+from tests.unit._nemesis_fakes import FakeCluster
 
 FILES = NodeFiles.under("/tmp/labrys/lb0001/n2")
 
@@ -116,6 +119,26 @@ def test_the_keyspace_replicates_as_asked():
     assert "'replication_factor': 2" in schema(2)[0]
 
 
+def test_more_replicas_than_nodes_is_refused_before_anything_starts():
+    target = Cassandra(parse_options(OPTIONS, {"replication_factor": "4"}))
+    with pytest.raises(UsageError) as caught:
+        target.setup(FakeCluster(3))
+    assert str(caught.value) == ("--option replication_factor=4 is more than the 3 nodes; "
+                                 "use at most the number of nodes")
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("lwt", "yes", "expected true or false"),
+    ("read_consistency", "TWO", "expected ONE, QUORUM or ALL"),
+    ("serial_consistency", "QUORUM", "expected SERIAL or LOCAL_SERIAL"),
+    ("timestamps", "ntp", "expected server or client"),
+])
+def test_a_bad_cassandra_option_says_what_is_expected(key, value, expected):
+    with pytest.raises(UsageError) as caught:
+        parse_options(OPTIONS, {key: value})
+    assert str(caught.value) == f"--option {key}={value!r} is not valid; {expected}"
+
+
 # -- the exception tables ----------------------------------------------------------------------
 
 SERIAL, QUORUM = ConsistencyLevel.SERIAL, ConsistencyLevel.QUORUM
@@ -142,6 +165,7 @@ def _write_timeout(write_type: int) -> WriteTimeout:
     (ConnectionShutdown("Connection to 10.0.0.2 was closed"), OpType.INFO, OpType.INFO),
     (OverloadedErrorMessage(0x1001, "overloaded", None), OpType.FAIL, OpType.FAIL),
     (SyntaxException(0x2000, "line 1: no viable alternative", None), OpType.FAIL, OpType.FAIL),
+    (ErrorMessage(0x1700, "CAS operation result is unknown", None), OpType.INFO, OpType.INFO),
     (RuntimeError("something unforeseen"), OpType.INFO, OpType.INFO),
 ])
 def test_cassandra_errors_are_definite_only_when_nothing_was_written(error, plain, lwt):
