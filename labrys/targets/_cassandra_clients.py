@@ -81,6 +81,7 @@ from labrys.errors import UsageError
 from labrys.generator import Invocation
 from labrys.history import OpType
 from labrys.targets._errors import ErrorRule, classify, describe, only_reads
+from labrys.targets._target import check_kind
 
 CLIENT_KINDS = ("register", "set", "counter", "list-append", "rw-register")
 KEYSPACE = "labrys"
@@ -210,9 +211,15 @@ def connect(address: str, port: int, *, timeout_s: float, metadata: bool = False
 
 
 class CassandraClient:
-    """One client of one kind (see the module docstring)."""
+    """One client of one kind (see the module docstring); it connects on its first
+    operation.
+
+    Raises:
+        UsageError: Cassandra has no client of that kind.
+    """
 
     def __init__(self, kind: str, config: CassandraClientConfig) -> None:
+        check_kind("cassandra", kind, CLIENT_KINDS)
         self.kind = kind
         self.config = config
         self._session: Any = None
@@ -282,10 +289,7 @@ class CassandraClient:
             row = session.execute(self._statement(
                 f"SELECT n FROM {KEYSPACE}.counters WHERE k = 0", read=True)).one()
             return 0 if row is None or row.n is None else int(row.n)
-        if self.kind in ("list-append", "rw-register"):
-            return self._txn(session, inv)
-        raise UsageError(f"cassandra has no {self.kind!r} client; it supports: "
-                         f"{', '.join(CLIENT_KINDS)}")
+        return self._txn(session, inv)  # list-append and rw-register
 
     def _plain_register(self, session: Any, inv: Invocation) -> Any:
         key, value = inv.value
@@ -376,14 +380,3 @@ def _applied(result: Any) -> bool:
 def _level(name: str) -> int:
     return int(getattr(ConsistencyLevel, name))
 
-
-def open_cassandra_client(kind: str, config: CassandraClientConfig) -> CassandraClient:
-    """A client of ``kind``; it connects on its first operation.
-
-    Raises:
-        UsageError: Cassandra has no client of that kind.
-    """
-    if kind not in CLIENT_KINDS:
-        raise UsageError(f"cassandra has no {kind!r} client; it supports: "
-                         f"{', '.join(CLIENT_KINDS)}")
-    return CassandraClient(kind, config)

@@ -67,9 +67,9 @@ from labrys.options import Option, boolean, choice, positive_float, positive_int
 from labrys.targets._cassandra_clients import (
     CLIENT_KINDS,
     KEYSPACE,
+    CassandraClient,
     CassandraClientConfig,
     connect,
-    open_cassandra_client,
     schema,
 )
 from labrys.targets._cassandra_config import (
@@ -134,8 +134,9 @@ OPTIONS: dict[str, Option] = {
                help="the JVM that runs Cassandra and nodetool"),
         Option(name="client_timeout_s", default=6.0, parse=positive_float,
                expected="a number of seconds > 0",
-               help="the driver's per-request timeout (the server's own are 2 s for "
-                    "reads and writes, 1 s more per Paxos contention round)"),
+               help="the driver's per-request timeout, above the server's own (Cassandra's "
+                    "defaults: 2 s for writes, 5 s for reads), so the server's errors, "
+                    "which say more, come first"),
     ]
 }
 
@@ -213,7 +214,7 @@ class Cassandra:
             read_consistency=o["read_consistency"], write_consistency=o["write_consistency"],
             serial_consistency=o["serial_consistency"], lwt=o["lwt"],
             server_timestamps=o["timestamps"] == "server", timeout_s=o["client_timeout_s"])
-        return open_cassandra_client(kind, config)
+        return CassandraClient(kind, config)
 
     def start(self, node: str) -> None:
         """Start the node again on its data, and wait until it serves CQL.

@@ -52,7 +52,7 @@ from labrys.generator import Invocation
 from labrys.history import OpType
 from labrys.options import Option, choice, positive_float
 from labrys.targets._daemons import version_output
-from labrys.targets._target import TargetEntry
+from labrys.targets._target import TargetEntry, check_kind
 
 CLIENT_PORT = 2379
 PEER_PORT = 2380
@@ -142,8 +142,7 @@ class Etcd:
         return ("register",)
 
     def open_client(self, kind: str, node: Node) -> Client:
-        if kind != "register":
-            raise UsageError(f"etcd has no {kind!r} client; it supports: register")
+        check_kind("etcd", kind, ("register",))
         return RegisterClient(node=node.name, address=node.address,
                               serializable=self.read_mode == "serializable",
                               timeout_s=self.client_timeout_s)

@@ -213,6 +213,13 @@ def _cql(session: FakeSession, i: int) -> str:
     return session.statements[i][0].query_string
 
 
+def test_a_kind_cassandra_has_no_client_for_is_refused_with_the_kinds_it_has():
+    with pytest.raises(UsageError) as caught:
+        _client("bank", FakeSession())
+    assert str(caught.value) == ("cassandra has no 'bank' client; it supports: register, set, "
+                                 "counter, list-append, rw-register")
+
+
 def test_lwt_reads_are_serial_and_a_cas_whose_condition_failed_is_a_fail():
     session = FakeSession(_Result([SimpleNamespace(v=3)]), _Result([], applied=False))
     client = _client("register", session)
