@@ -185,10 +185,20 @@ def _map_text(text: str, to_original: list[int]) -> str:
 
 
 def _map_anomaly(anomaly: Anomaly, key: Any, to_original: list[int]) -> Anomaly:
+    """The anomaly of one key's sub-history, its ops renumbered as the whole history's:
+    in ``ops``, in the explanation, and in the steps of a search's longest order."""
+    def mapped(steps: Any) -> list[dict[str, Any]]:
+        return [{**step, "op": to_original[step["op"]]} if step["op"] < len(to_original)
+                else dict(step) for step in steps]
+
+    data = {**anomaly.data, "key": key}
+    for field in ("linearization", "candidates"):
+        if field in data:
+            data[field] = mapped(data[field])
     return Anomaly(kind=anomaly.kind,
                    ops=tuple(to_original[i] for i in anomaly.ops if i < len(to_original)),
                    explanation=f"key {key}: {_map_text(anomaly.explanation, to_original)}",
-                   data={**anomaly.data, "key": key})
+                   data=data)
 
 
 def _make(options: Mapping[str, Any]) -> RegisterWorkload:

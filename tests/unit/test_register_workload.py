@@ -72,6 +72,18 @@ def test_anomalies_of_a_key_name_the_ops_of_the_whole_history():
     assert mapped.data == {"key": 7}
 
 
+def test_a_searchs_longest_order_names_ops_as_the_whole_history_does():
+    a = Anomaly(kind="nonlinearizable", ops=(1,), explanation="Op 1 cannot be linearized",
+                data={"linearization": [{"op": 0, "process": 3, "description": "write 2",
+                                         "state": "2"}],
+                      "candidates": [{"op": 1, "process": 4, "description": "read → 1",
+                                      "reason": "the register held 2"}]})
+    mapped = _map_anomaly(a, 7, [10, 14])
+    assert [s["op"] for s in mapped.data["linearization"]] == [10]
+    assert [c["op"] for c in mapped.data["candidates"]] == [14]
+    assert mapped.data["candidates"][0]["reason"] == "the register held 2"
+
+
 def test_a_stale_read_on_one_key_makes_the_history_invalid_and_names_that_key():
     history = h(("invoke", 0, "write", [1, 5]), ("ok", 0, "write", [1, 5]),
                 ("invoke", 0, "write", [0, 3]), ("ok", 0, "write", [0, 3]),
