@@ -1,4 +1,5 @@
-"""Run each Redis and PostgreSQL configuration several times and tabulate what broke.
+"""Run each Redis, PostgreSQL and Cassandra configuration several times and tabulate
+what broke.
 
 Issue 7's acceptance table: for each (target, configuration, workload, nemesis), run
 it ``--runs`` times with different seeds through the harness's runner, and print a
@@ -59,6 +60,29 @@ class Config:
 
 _PRIMARY_CUT = {"nemesis": ("partition",), "topologies": ("primaries",)}
 
+_CASSANDRA_RUN = {"target": "cassandra", "interval_s": 5.0, "time_limit_s": 30.0,
+                  "rate": 100.0}
+_NO_LWT = {"lwt": "false", "cas": "false"}
+_CASSANDRA = (
+    Config(label="cassandra-register-lwt", workload="register", options={"lwt": "true"},
+           nemesis=("partition",), **_CASSANDRA_RUN),
+    Config(label="cassandra-register-quorum", workload="register", options=_NO_LWT,
+           nemesis=("partition",), **_CASSANDRA_RUN),
+    Config(label="cassandra-register-quorum-skew", workload="register", options=_NO_LWT,
+           nemesis=("clock",), **_CASSANDRA_RUN),
+    Config(label="cassandra-register-quorum-clock", workload="register", options=_NO_LWT,
+           nemesis=("partition", "clock"), **_CASSANDRA_RUN),
+    Config(label="cassandra-set-quorum-all", workload="set",
+           options={"write_consistency": "QUORUM", "read_consistency": "ALL"},
+           nemesis=("partition",), **_CASSANDRA_RUN),
+    Config(label="cassandra-counter-quorum", workload="counter", nemesis=("partition",),
+           **_CASSANDRA_RUN),
+    Config(label="cassandra-rw-register-batch", workload="rw-register",
+           options={"isolation": "read-committed"}, nemesis=("partition",), **_CASSANDRA_RUN),
+    Config(label="cassandra-list-append-batch", workload="list-append",
+           options={"isolation": "read-committed"}, nemesis=("partition",), **_CASSANDRA_RUN),
+)
+
 CONFIGS = (
     Config(label="redis-set-default", target="redis", workload="set", interval_s=12,
            time_limit_s=26, **_PRIMARY_CUT),
@@ -92,6 +116,7 @@ CONFIGS = (
            workload="list-append", options={"isolation": "serializable"}, concurrency=10),
     Config(label="patroni-set-primary-cut", target="postgres", workload="set",
            options={"ha": "patroni"}, interval_s=20, time_limit_s=42, **_PRIMARY_CUT),
+    *_CASSANDRA,
 )
 
 
