@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup system native cassandra test demo bench lint
+.PHONY: setup system native cassandra test demo bench bench-full lint
 
 setup: system $(STAMP) native cassandra
 
@@ -33,8 +33,16 @@ test: setup
 demo: setup
 	$(VENV)/bin/labrys run
 
+# What a person runs while waiting: every benchmark, a few minutes in all. bench-full
+# adds the engine benchmark's long rows (smt on every etcd log, 1M ops, 20-100
+# processes): about twenty minutes more.
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+bench-full: setup
+	@for b in bench/bench_*.py; do \
+		case $$b in *bench_engines.py) full=--full;; *) full=;; esac; \
+		echo "== $$b $$full"; $(PY) $$b $$full || exit 1; done
 
 lint: setup
 	$(VENV)/bin/ruff check labrys tests bench

@@ -14,6 +14,12 @@ Workloads:
   a real register with unique written values, so they are linearizable and every
   engine must search to the end.
 
+By default the quick rows only, a couple of minutes: no smt, generated histories up to
+100k ops and 10 processes, and the python engine given ``--python-limit`` 10 s and
+histories up to 10k ops. ``--full`` adds the long rows (smt on every etcd log, about
+four minutes alone; 1M ops; 20 to 100 processes) and gives python 60 s and 100k ops:
+``make bench-full``.
+
 A row gives the time to check already-parsed histories (prepare, partition, reduce,
 search: what `labrys check` spends after reading the file), the part of it spent in the
 engine's search alone, and the peak memory the check added, measured in a forked child
@@ -27,8 +33,8 @@ history of the corpora (Knossos's and Porcupine's) and prints, for each, the ope
 before and after, whether 1-minimality was proven within the budget, and the time.
 
 Usage:
-    .venv/bin/python bench/bench_engines.py [--quick] [--crash 0.02] [--seed 1]
-        [--python-limit 60] [--python-max 100000]
+    .venv/bin/python bench/bench_engines.py [--full] [--crash 0.02] [--seed 1]
+        [--python-limit S] [--python-max OPS]
     .venv/bin/python bench/bench_engines.py --minimize
 """
 
@@ -218,20 +224,30 @@ def minimize_corpus() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="corpora only, up to 100k generated")
+    ap.add_argument("--full", action="store_true",
+                    help="also the long rows: smt, 1M ops, 20-100 processes")
     ap.add_argument("--crash", type=float, default=0.02)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--python-limit", type=float, default=60.0)
-    ap.add_argument("--python-max", type=int, default=100_000)
+    ap.add_argument("--python-limit", type=float, default=None,
+                    help="seconds per history for python (10; 60 with --full)")
+    ap.add_argument("--python-max", type=int, default=None,
+                    help="longest generated history python checks (10k; 100k with --full)")
     ap.add_argument("--minimize", action="store_true", help="minimise the invalid corpus")
     args = ap.parse_args(argv)
     if args.minimize:
         return minimize_corpus()
+    if args.python_limit is None:
+        args.python_limit = 60.0 if args.full else 10.0
+    if args.python_max is None:
+        args.python_max = 100_000 if args.full else 10_000
 
     have_native = engine.native_module() is not None
     engines = ["python", "native"] if have_native else ["python"]
     if not have_native:
         print("native core not installed (scripts/build-native.sh): python only")
+    if not args.full:
+        print("quick rows only; --full (make bench-full) adds smt, 1M ops and 20-100 "
+              "processes")
     print(f"{'workload':<38} {'ops':>9} {'engine':>7} {'verdict':>8} {'check s':>8} "
           f"{'search s':>8} {'peak MB':>8} {'porcupine':>9}")
 
@@ -239,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         etcd = [read_history(p) for p in sorted(glob.glob(str(CONFORMANCE /
                                                                 "porcupine/jepsen/*.log")))]
         n = sum(len(h.operations()) for h in etcd)
-        for e in [*engines, "smt"]:
+        for e in [*engines, "smt"] if args.full else engines:
             _row(f"porcupine etcd, {len(etcd)} logs", n, e, measure(
                 lambda e=e: _check(etcd, "cas-register", NOT_GIVEN, whole=False,
                                    engine_name=e, limit_s=args.python_limit)), "1.1")
@@ -273,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(no conformance data at {CONFORMANCE}: corpora skipped)")
 
     rng = random.Random(args.seed)
-    sizes = [1_000, 10_000, 100_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
+    sizes = [1_000, 10_000, 100_000, *([1_000_000] if args.full else [])]
     for crash in (0.0, args.crash):
         for n_ops in sizes:
             h = simulate_register(n_ops, 10, crash, rng)
@@ -287,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                     limit_s=args.python_limit)))
             del h
     for crash in (0.0, args.crash):
-        for procs in (2, 5, 10, 20, 50, 100):
+        for procs in (2, 5, 10, *((20, 50, 100) if args.full else ())):
             h = simulate_register(20_000, procs, crash, rng)
             for e in engines:
                 _row(f"concurrency {procs} procs, crash {crash:g}", 20_000, e, measure(

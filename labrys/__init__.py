@@ -12,5 +12,5 @@ the main interface; the subpackages are the library:
 - `labrys.control`, `labrys.nemesis`: nodes, networks and faults;
 - `labrys.targets`, `labrys.workloads`: databases and what clients do to them;
 - `labrys.harness`: runs (spec, runner, interpreter, store, commands);
-- `labrys.report`: how verdicts are shown.
+- `labrys.report`: how verdicts and runs are shown: terminal, HTML report, `serve`.
 """

@@ -24,19 +24,24 @@ import click
 import typer
 from rich.console import Console
 
-from labrys._check import check_file, check_files, overall_status
+from labrys._check import CheckRequest, check_file, check_files, overall_status
 from labrys._lazy import LazyCommand, lazy_group
 from labrys.checkers import CHECKERS, NOT_GIVEN, CheckOptions
 from labrys.checkers._verdict import exit_status
 from labrys.errors import LabrysError, UsageError
 from labrys.history import FORMATS, read_history, write_jepsen_edn, write_jsonl
 from labrys.report import print_verdict
+from labrys.report._cli import write_check_report
 
 LAZY_COMMANDS = {command.name: command for command in [
     LazyCommand("run", "labrys.harness._cli:run", "Run a test: start a cluster, drive it "
                 "under faults, check and store the history."),
     LazyCommand("cluster", "labrys.harness._cluster_cli:cluster_app", "Local clusters of "
                 "network namespaces: bring up, poke, partition, heal, remove."),
+    LazyCommand("report", "labrys.report._cli:report", "Write (or rewrite) report.html in "
+                "each run folder from its stored files alone."),
+    LazyCommand("serve", "labrys.report._cli:serve", "Browse a store of runs in a web "
+                "browser: filter, open reports, compare two runs."),
 ]}
 """Commands imported only when they run (see `labrys._lazy`)."""
 
@@ -82,11 +87,20 @@ def _parse_models(text: str | None) -> tuple[str, ...]:
 
 @app.command()
 def check(
-    files: Annotated[list[Path], typer.Argument(help="History files to check.",
-                                                show_default=False)],
-    checker: Annotated[str, typer.Option(
-        "--checker", "-c", help="Which checker; `labrys checkers` lists them.")]
-    = "linearizable",
+    files: Annotated[list[Path], typer.Argument(
+        help="History files or run folders to check.", show_default=False)],
+    checker: Annotated[str | None, typer.Option(
+        "--checker", "-c", help="Which checker; `labrys checkers` lists them. Default: a "
+        "stored run's own checks (a run folder, or a history with test.json beside it), "
+        "linearizable for any other history.", show_default=False)] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-o", help="A stored run's workload option to change for this check, "
+        "key=value (e.g. check_timeout_s=300); repeatable.", show_default=False)] = None,
+    independent: Annotated[bool | None, typer.Option(
+        "--independent/--no-independent",
+        help="linearizable/sequential: values are [key value] pairs, each key its own "
+        "object (Jepsen's independent keys). Recognised from the values when omitted.",
+        show_default=False)] = None,
     model: Annotated[str | None, typer.Option(
         "--model", "-m",
         help="linearizable/sequential: the model (cas-register, kv, mutex…; "
@@ -141,16 +155,20 @@ def check(
         "--minimize", help="linearizable/sequential: also find a minimal set of operations "
         "that is already invalid.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    html: Annotated[Path | None, typer.Option(
+        help="Also write the HTML report of the history to this file (one history only).",
+        show_default=False)] = None,
 ) -> None:
-    """Check recorded histories.
+    """Check recorded histories and stored runs.
 
-    With one file: the verdict, an explanation of any anomaly, and the exit status
-    (0 valid, 1 invalid, 2 unknown, 255 unreadable). With several: one line per file,
+    A run folder, or a history with the run's test.json beside it, is checked with the
+    run's own checks and options, unless --checker names another. With one file: the
+    verdict, an explanation of any anomaly, and the exit status (0 valid, 1 invalid,
+    2 unknown, 255 unreadable). With several: one line per file,
     `PATH<TAB>true|false|unknown`, a summary on stderr, and the worst exit status.
 
-    Example:
-
-        labrys check --model cas-register --init 0 history.edn
+    Examples: labrys check results/latest (a stored run, judged as the run judged it);
+    labrys check --model cas-register --init 0 history.edn
     """
     if cycle_search_timeout is not None:
         timeout = cycle_search_timeout / 1000
@@ -179,14 +197,24 @@ def check(
         minimize=minimize,
         extra=extra,
     )
+    request = CheckRequest(checker=checker, options=options, format=format,
+                           independent=independent,
+                           run_options=tuple(option or ()))
+    if html is not None and len(files) != 1:
+        raise UsageError("--html writes the report of one history; give one file")
     if len(files) == 1:
-        verdict = check_file(files[0], checker, options, format=format)
+        verdict = check_file(files[0], request)
+        if html is not None:
+            page = write_check_report(files[0], verdict, out=html,
+                                      argv=click.get_current_context().find_root().obj or [],
+                                      format=format)
+            _say(f"report: {page.resolve().as_uri()}")
         if as_json:
             print(json.dumps(verdict.to_json(), indent=2, default=str))
         else:
             print_verdict(_stdout, verdict, title=str(files[0]))
         raise typer.Exit(exit_status(verdict.valid))
-    results = check_files(files, checker, options, format=format)
+    results = check_files(files, request)
     for result in results:
         if result.verdict is None:
             _say(f"labrys: {result.error}")
@@ -246,8 +274,10 @@ def list_checkers() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run the app, map errors to exit statuses."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        status = app(args=argv, prog_name="labrys", standalone_mode=False)
+        # The arguments ride along as the context's obj: --html quotes them as the command.
+        status = app(args=args, prog_name="labrys", standalone_mode=False, obj=args)
     except click.UsageError as e:
         hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
         _say(f"labrys: {e.format_message()}{hint}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -49,13 +50,18 @@ class Config:
     time_limit_s: float = 10.0
     concurrency: int = 6
     rate: float = 300.0
+    seeds: tuple[int, ...] = ()
+    """Fixed seeds, for faults whose node spec a seed draws (``lose-unsynced``, ``kill``)."""
+    hits: str = ""
+    """What that node spec is, for the table."""
 
     @property
     def nemesis_text(self) -> str:
         if not self.nemesis:
             return "none"
         topo = f" ({', '.join(self.topologies)})" if self.topologies else ""
-        return f"{'+'.join(self.nemesis)}{topo}, {self.interval_s:.0f} s"
+        hits = f" ({self.hits})" if self.hits else ""
+        return f"{'+'.join(self.nemesis)}{topo}{hits}, {self.interval_s:.0f} s"
 
 
 _PRIMARY_CUT = {"nemesis": ("partition",), "topologies": ("primaries",)}
@@ -83,6 +89,13 @@ _CASSANDRA = (
            options={"isolation": "read-committed"}, nemesis=("partition",), **_CASSANDRA_RUN),
 )
 
+_EVERY_NODE_ONCE: dict[str, Any] = {"seeds": (3, 9, 16), "hits": "all nodes"}
+"""Seeds whose first kill or lose-unsynced op hits every node (``all``), 3 s in; the
+runs are 5 s long, so it is the only one."""
+
+_NO_FAILOVER = {"appendfsync": "everysec", "down_after_ms": "30000"}
+"""Redis's documented default, and no Sentinel failover while the nodes are down."""
+
 CONFIGS = (
     Config(label="redis-set-default", target="redis", workload="set", interval_s=12,
            time_limit_s=26, **_PRIMARY_CUT),
@@ -101,7 +114,7 @@ CONFIGS = (
     Config(label="redis-register-replica-primary-cut", target="redis", workload="register",
            options={"read_from": "replica"}, interval_s=8, time_limit_s=18, **_PRIMARY_CUT),
     Config(label="postgres-register-replica-async", target="postgres", workload="register",
-           options={"read_from": "replica", "sync": "off"}),
+           options={"read_from": "replica", "sync": "local"}),
     Config(label="postgres-register-replica-sync-on", target="postgres", workload="register",
            options={"read_from": "replica", "sync": "on"}),
     Config(label="postgres-register-replica-remote-apply", target="postgres",
@@ -116,6 +129,18 @@ CONFIGS = (
            workload="list-append", options={"isolation": "serializable"}, concurrency=10),
     Config(label="patroni-set-primary-cut", target="postgres", workload="set",
            options={"ha": "patroni"}, interval_s=20, time_limit_s=42, **_PRIMARY_CUT),
+    *(Config(label=f"{label}-{fault}", target=target, workload=workload, options=options,
+             nemesis=(fault,), interval_s=3, time_limit_s=5, rate=200, concurrency=5,
+             **_EVERY_NODE_ONCE)
+      for label, target, workload, options, fault in [
+          ("redis-set-everysec", "redis", "set", _NO_FAILOVER, "lose-unsynced"),
+          ("redis-set-everysec", "redis", "set", _NO_FAILOVER, "kill"),
+          ("redis-set-always", "redis", "set", {**_NO_FAILOVER, "appendfsync": "always"},
+           "lose-unsynced"),
+          ("etcd-register", "etcd", "register", {}, "lose-unsynced"),
+          ("postgres-set-sync-off", "postgres", "set", {"sync": "off"}, "lose-unsynced"),
+          ("postgres-set-sync-on", "postgres", "set", {"sync": "on"}, "lose-unsynced"),
+      ]),
     *_CASSANDRA,
 )
 
@@ -129,6 +154,7 @@ class Tally:
     verdicts: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     lost: list[str] = field(default_factory=list)
+    windows: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -147,13 +173,26 @@ def lost_count(verdict: Verdict) -> str | None:
     return f"{verdict.details['lost-count']}/{verdict.details['acknowledged-count']}"
 
 
+def lost_before_power_failure_ms(verdict: Verdict, history: Path) -> float | None:
+    """How long before the first ``lose-unsynced`` the oldest lost add was acknowledged."""
+    lost = {i for a in verdict.anomalies if a.kind == "lost" for i in a.ops}
+    ops = [json.loads(line) for line in history.read_text().splitlines()]
+    # Nemesis ops are info both ways; the first of a fault is its invocation.
+    faults = [op["time"] for op in ops if op["f"] == "lose-unsynced"]
+    acks = [op["time"] for op in ops if op["index"] in lost and op["f"] == "add"]
+    if not faults or not acks:
+        return None
+    return (faults[0] - min(acks)) / 1e6
+
+
 def run_config(config: Config, runs: int, store: str, first_seed: int) -> Tally:
     tally = Tally()
-    for i in range(runs):
+    seeds = config.seeds or tuple(range(first_seed, first_seed + runs))
+    for i, seed in enumerate(seeds[:runs]):
         spec = TestSpec(name=config.label, target=config.target, workload=config.workload,
                         nemesis=config.nemesis, topologies=config.topologies,
                         nemesis_interval_s=config.interval_s, time_limit_s=config.time_limit_s,
-                        concurrency=config.concurrency, rate=config.rate, seed=first_seed + i,
+                        concurrency=config.concurrency, rate=config.rate, seed=seed,
                         store=store, options=config.options)
         outcome = run_test(spec, console=Console(file=io.StringIO()), command=["claims_table"])
         if outcome.interrupted or (outcome.error or "").startswith("terminated by a signal"):
@@ -173,6 +212,9 @@ def run_config(config: Config, runs: int, store: str, first_seed: int) -> Tally:
         lost = lost_count(verdict)
         if lost is not None:
             tally.lost.append(lost)
+        window = lost_before_power_failure_ms(verdict, outcome.run.history)
+        if window is not None:
+            tally.windows.append(window)
         print(f"{config.label} run {i + 1}: {verdict.valid} {sorted(kinds)}"
               f"{'' if lost is None else f' lost={lost}'} ({outcome.run.path})",
               file=sys.stderr, flush=True)
@@ -193,6 +235,9 @@ def render(rows: list[tuple[Config, Tally]]) -> str:
         kinds = ", ".join(f"{k} ({n})" for k, n in sorted(tally.kinds.items())) or "none"
         if tally.lost:
             kinds += f"; lost/acknowledged adds per run: {', '.join(tally.lost)}"
+        if tally.windows:
+            kinds += (f"; every lost add acknowledged within {max(tally.windows):.0f} ms "
+                      "before the power failure")
         verdicts = ", ".join(f"{k}: {n}" for k, n in sorted(tally.verdicts.items()))
         target = "postgres+patroni" if config.options.get("ha") == "patroni" else config.target
         lines.append(f"| {target} | {options_text(config)} | {config.workload} | "

@@ -44,7 +44,7 @@ from typing import Any
 
 from labrys.checkers._registry import CheckOptions
 from labrys.checkers._set import element_key, preview, preview_ops, render
-from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict
+from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict, nothing_to_judge
 from labrys.errors import HistoryError
 from labrys.history import History, OpType
 
@@ -158,7 +158,7 @@ def check_bank(history: History, options: CheckOptions) -> Verdict:
 
     Returns:
         False if any read has an error (see the module notes), unknown if the total
-        cannot be inferred, True otherwise (also when nothing was read). ``details``:
+        cannot be inferred or nothing was read (nothing to judge), True otherwise. ``details``:
         Jepsen's ``read-count``, ``error-count``, ``first-error`` and ``errors`` by
         kind with ``count``, ``first``, ``worst``, ``last`` (and ``lowest``/``highest``
         totals), plus the ``total`` and ``accounts`` used.
@@ -171,9 +171,11 @@ def check_bank(history: History, options: CheckOptions) -> Verdict:
         key=lambda o: o.return_index,  # Jepsen folds over completions in history order
     )
     values = [(o.index, _balances(o.value, o.index)) for o in reads]
+    if not values:
+        return nothing_to_judge("bank", "successful read of the balances")
     given_accounts = options.extra.get("accounts")
     given_total = options.extra.get("total_amount")
-    first = values[0][1] if values else {}
+    first = values[0][1]
     accounts = frozenset(_account(a) for a in given_accounts) if given_accounts is not None \
         else frozenset(first)
     if given_total is None and any(v is None for v in first.values()):
@@ -219,12 +221,10 @@ def check_bank(history: History, options: CheckOptions) -> Verdict:
     first_error = all_errors[0] if all_errors else None
     if anomalies:
         explanation = " ".join(a.explanation for a in anomalies)
-    elif values:
+    else:
         explanation = (f"All {len(values)} read(s) show the total of {total} over the known "
                        "accounts" + ("." if options.negative_balances
                                      else ", with no negative balance."))
-    else:
-        explanation = "There were no successful reads, so nothing contradicts the bank."
     details: dict[str, Any] = {
         "read-count": len(values),
         "error-count": len(all_errors),

@@ -122,7 +122,7 @@ from labrys.checkers._rw_ops import (
     shortest_path,
     strongly_connected,
 )
-from labrys.checkers._verdict import UNKNOWN, Validity, Verdict
+from labrys.checkers._verdict import UNKNOWN, Validity, Verdict, nothing_to_judge
 from labrys.errors import UsageError
 from labrys.history import History
 
@@ -294,6 +294,9 @@ def check_causal(history: History, options: CheckOptions) -> Verdict:
     """
     claimed = claimed_model(options)
     rw = parse_rw(history, options, checker="causal")
+    if not len(rw) and not rw.ambiguous:
+        return nothing_to_judge("causal", "read or write of a register or key that may have "
+                                "taken effect")
     order = CausalOrder(rw)
     found = Found()
     _thin_air(rw, found)

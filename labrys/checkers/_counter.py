@@ -40,7 +40,7 @@ from typing import Any
 
 from labrys.checkers._registry import CheckOptions
 from labrys.checkers._set import preview, preview_ops
-from labrys.checkers._verdict import Anomaly, Verdict
+from labrys.checkers._verdict import Anomaly, Verdict, nothing_to_judge
 from labrys.errors import HistoryError
 from labrys.history import History, Op, OpType
 
@@ -125,8 +125,8 @@ def check_counter(history: History, options: CheckOptions) -> Verdict:
         options: unused; the signature every checker shares.
 
     Returns:
-        False if any successful read lies outside its bounds, True otherwise (also
-        when there are no reads: nothing contradicts the counter). ``details``:
+        False if any successful read lies outside its bounds, unknown if no read
+        succeeded (nothing to judge), True otherwise. ``details``:
         ``read-count``, ``error-count``, ``reads`` and ``errors`` as
         ``[lower, value, upper]`` triples, and ``error-ops``.
 
@@ -135,6 +135,8 @@ def check_counter(history: History, options: CheckOptions) -> Verdict:
     """
     del options
     reads = _bounded_reads(history)
+    if not reads:
+        return nothing_to_judge("counter", "successful read of the counter")
     too_low = [r for r in reads if r.value < r.lower]
     too_high = [r for r in reads if r.value > r.upper]
     anomalies = []
@@ -159,10 +161,8 @@ def check_counter(history: History, options: CheckOptions) -> Verdict:
     errors = sorted(too_low + too_high, key=lambda r: r.op)
     if anomalies:
         explanation = " ".join(a.explanation for a in anomalies)
-    elif reads:
-        explanation = f"All {len(reads)} read(s) lie within the bounds the adds allow."
     else:
-        explanation = "There were no successful reads, so nothing contradicts the counter."
+        explanation = f"All {len(reads)} read(s) lie within the bounds the adds allow."
     return Verdict(
         checker="counter",
         valid=not errors,

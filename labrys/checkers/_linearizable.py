@@ -32,8 +32,14 @@ installed, the Python reference otherwise, or z3). With ``options.minimize``, an
 invalid verdict also carries a 1-minimal invalid sub-history (`labrys.checkers._minimize`).
 
 Budgets: ``timeout_s`` (none by default) and ``memory_limit_mb`` (default
-`DEFAULT_MEMORY_LIMIT_MB`) bound all the searches of one check together; running out
-gives ``unknown`` with the reason.
+`DEFAULT_MEMORY_LIMIT_MB`) bound one check as a whole, from preparing the calls through
+every engine's search to ``--minimize``; running out gives ``unknown`` naming the budget
+that ran out.
+
+Values of ``[key value]`` with ``options.independent`` are independent keys
+(`labrys.models.Independent`): each key is its own object of the model, and the parts
+are the keys. A history with no operation that may have taken effect (none at all, or only failed
+ones and crashed reads) has nothing to judge and is unknown, never vacuously valid.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from labrys.checkers._linearizable_explain import verdict
 from labrys.checkers._native_engine import ENGINES, search_parts
 from labrys.checkers._reduce import reduce_parts
 from labrys.checkers._registry import CheckOptions
-from labrys.checkers._verdict import Verdict
+from labrys.checkers._verdict import Verdict, nothing_to_judge
 from labrys.checkers._wgl import Budget
 from labrys.errors import UsageError
 from labrys.history import History
@@ -87,20 +93,25 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
     partition = options.extra.get("partition", True)
     if not isinstance(partition, bool):
         raise UsageError(f"the partition option is true or false, not {partition!r}")
-    model = get_model(options.model, options.init)
-    model.init()  # a bad initial value is a usage error before any search
-    calls = model.prepare([c for c in map(call_from_operation, history.operations())
-                           if c is not None])
-    if partition and not sequential and isinstance(model, Partitionable):
-        partitioned, parts = True, model.partition(calls)
-    else:
-        partitioned, parts = False, [Part(key=None, calls=calls, model=model)]
     memory_limit_mb = options.memory_limit_mb or DEFAULT_MEMORY_LIMIT_MB
+    # The budget starts now: preparing and reducing a long history is part of the check.
     budget = Budget(
         deadline=None if options.timeout_s is None else time.monotonic() + options.timeout_s,
         memory_bytes=memory_limit_mb * 2**20,
     )
-    parts, reduction = reduce_parts(parts, sequential=sequential)
+    model = get_model(options.model, options.init, independent=options.independent)
+    model.init()  # a bad initial value is a usage error before any search
+    calls = model.prepare([c for c in map(call_from_operation, history.operations())
+                           if c is not None])
+    if not calls:
+        return nothing_to_judge(name, f"operation of the {model.name} model that may have "
+                                "taken effect (failed ones certainly did not, and a crashed "
+                                "read saw nothing)", details={"model": model.name})
+    if partition and not sequential and isinstance(model, Partitionable):
+        partitioned, parts = True, model.partition(calls)
+    else:
+        partitioned, parts = False, [Part(key=None, calls=calls, model=model)]
+    parts, reduction = reduce_parts(parts, sequential=sequential, deadline=budget.deadline)
     outcomes = search_parts(parts, sequential=sequential, budget=budget, engine=options.engine)
     result = verdict(name, model, parts, outcomes, sequential=sequential,
                      partitioned=partitioned or reduction.split > 0,
@@ -111,7 +122,11 @@ def _check(name: str, history: History, options: CheckOptions, *, sequential: bo
         # Imported here: only --minimize pays for z3.
         from labrys.checkers._minimize import minimal_anomaly, minimize
 
-        minimal = minimize(history, options, sequential=sequential)
+        left_s = None if budget.deadline is None else budget.deadline - time.monotonic()
+        minimal = None
+        if left_s is None or left_s > 0:
+            minimal = minimize(history, dataclasses.replace(options, timeout_s=left_s),
+                               sequential=sequential)
         if minimal is not None:
             anomalies = (minimal_anomaly(minimal, model, sequential=sequential), *anomalies)
             details["minimal"] = {"ops": list(minimal.ops), "one_minimal": minimal.one_minimal,

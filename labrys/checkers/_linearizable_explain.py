@@ -190,11 +190,14 @@ def verdict(
                  else f"its memory limit of {memory_limit_mb} MB")
         undecided = (f" ({len(stopped)} of {len(parts)} keys undecided)" if partitioned
                      else "")
-        text = (f"Unknown: the search reached {limit} after exploring "
-                f"{details['states_explored']} states{undecided}, without finding an order "
-                f"or proving that none exists. Raise the limit to decide.")
+        # z3 explores no states of ours; saying "after exploring 0 states" would mislead.
+        explored = (f" after exploring {details['states_explored']} states"
+                    if details["states_explored"] else "")
+        text = (f"Unknown: the search reached {limit}{explored}{undecided}, without finding "
+                f"an order or proving that none exists. Raise the limit to decide.")
         return Verdict(checker=checker, valid=UNKNOWN, explanation=text, details=details)
-    where = f", key by key over {len(parts)} keys" if partitioned else ""
+    keys = "1 key" if len(parts) == 1 else f"{len(parts)} keys"
+    where = f", key by key over {keys}" if partitioned else ""
     counted = f"the {total} operations checked fit" if total != 1 else (
         "the 1 operation checked fits")
     text = (f"{_adjective(sequential).capitalize()}: {counted} one order consistent with "

@@ -48,7 +48,7 @@ from typing import Any
 
 from labrys.checkers._registry import CheckOptions
 from labrys.checkers._set import element_key, freeze, preview, render, thaw
-from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict
+from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict, nothing_to_judge
 from labrys.errors import HistoryError
 from labrys.history import History, OpType
 
@@ -141,7 +141,8 @@ def check_long_fork(history: History, options: CheckOptions) -> Verdict:
 
     Returns:
         False if two reads of a group saw incompatible sets of inserts; unknown if a
-        key was written twice or read with two different values; True otherwise.
+        key was written twice or read with two different values, or if no read of a
+        group succeeded (nothing to judge); True otherwise.
         ``details``: ``reads-count``, ``early-read-count``, ``late-read-count``,
         ``group-size`` (and whether it was inferred), ``fork-count``.
 
@@ -166,10 +167,13 @@ def check_long_fork(history: History, options: CheckOptions) -> Verdict:
         for o in sorted(operations, key=lambda o: o.return_index)
         if o.type is OpType.OK and _is_read_txn(o.value)
     ]
+    if not reads:
+        return nothing_to_judge("long-fork", 'successful read of a group of keys in one '
+                                'transaction ([["r", k1, v1], ["r", k2, v2], …])')
     group_size = options.group_size
     inferred = group_size is None
     if group_size is None:
-        group_size = len(reads[0].values) if reads else 0
+        group_size = len(reads[0].values)
     details: dict[str, Any] = {
         "reads-count": len(reads),
         "early-read-count": sum(1 for r in reads if not r.present),
@@ -211,8 +215,7 @@ def check_long_fork(history: History, options: CheckOptions) -> Verdict:
     details["fork-count"] = sum(f.read_pairs for f in forks)
     if not forks:
         explanation = (f"All {len(reads)} read(s) of the {len(groups)} group(s) are ordered "
-                       "by inclusion: one order of inserts explains them all."
-                       if reads else "There were no successful reads, so no fork can show.")
+                       "by inclusion: one order of inserts explains them all.")
         return Verdict(checker="long-fork", valid=True, explanation=explanation,
                        details=details)
     sentences = [f.sentence() for f in forks[:_FORK_EXAMPLES]]

@@ -268,7 +268,7 @@ def minimize(history: History, options: CheckOptions, *, sequential: bool = Fals
     Raises:
         UsageError: no model, or operations the model does not know.
     """
-    model = get_model(options.model, options.init)
+    model = get_model(options.model, options.init, independent=options.independent)
     timeout_s = options.timeout_s if options.timeout_s is not None else DEFAULT_TIMEOUT_S
     deadline = time.monotonic() + timeout_s
     operations = {o.index: o for o in history.operations()}

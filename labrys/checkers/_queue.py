@@ -41,7 +41,7 @@ from typing import Any
 
 from labrys.checkers._registry import CheckOptions
 from labrys.checkers._set import element_key, elements_of, freeze, preview_elements, thaw
-from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict
+from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict, nothing_to_judge
 from labrys.history import History, OpType
 
 
@@ -61,7 +61,8 @@ def check_queue(history: History, options: CheckOptions) -> Verdict:
 
     Returns:
         False if an acknowledged enqueue never came out or a value came out that was
-        never enqueued; unknown if a drain's outcome is unknown; True otherwise.
+        never enqueued; unknown if a drain's outcome is unknown, or if no queue
+        operation may have taken effect (nothing to judge); True otherwise.
         ``details``: Jepsen's counts and the multisets ``lost``, ``unexpected``,
         ``duplicated``, ``recovered`` as ``[value, count]`` pairs.
 
@@ -74,7 +75,10 @@ def check_queue(history: History, options: CheckOptions) -> Verdict:
     dequeues: Counter[Any] = Counter()
     enqueue_ops: dict[Any, list[int]] = {}
     dequeue_ops: dict[Any, list[int]] = {}
+    judged = 0  # queue operations that did not fail (a dequeue of an empty queue counts)
     for operation in history.operations():
+        if operation.f in ("enqueue", "dequeue", "drain") and operation.type is not OpType.FAIL:
+            judged += 1
         if operation.f == "enqueue":
             value = freeze(operation.invocation.value)
             attempts[value] += 1
@@ -103,6 +107,8 @@ def check_queue(history: History, options: CheckOptions) -> Verdict:
                 dequeues[value] += 1
                 dequeue_ops.setdefault(value, []).append(operation.index)
 
+    if not judged:
+        return nothing_to_judge("queue", "enqueue or dequeue that may have taken effect")
     ok = dequeues & attempts
     unexpected = Counter({v: n for v, n in dequeues.items() if v not in attempts})
     duplicated = dequeues - attempts - unexpected

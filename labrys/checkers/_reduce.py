@@ -58,10 +58,15 @@ Rules, for the register family (``register``, ``cas-register``, one key of ``kv`
 
 Rules 2 and 3 feed each other (a crashed cas made certain by rule 3 becomes an
 observer of its expected value), so they repeat until nothing changes.
+
+The reductions are part of the check's time budget: past the deadline, the parts not
+reduced yet go to the engines as they are (every rule is optional, so the result is
+still exact), and the engines, finding the deadline passed, answer unknown at once.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
@@ -248,15 +253,20 @@ def _split_multi_register(part: Part) -> list[Part]:
     return out
 
 
-def reduce_parts(parts: Sequence[Part], *, sequential: bool) -> tuple[list[Part], Reduction]:
+def reduce_parts(parts: Sequence[Part], *, sequential: bool,
+                 deadline: float | None = None) -> tuple[list[Part], Reduction]:
     """Every rule on every part: the parts to search instead, and what was done.
 
-    The result is equivalent: the history is valid iff every returned part is.
+    The result is equivalent: the history is valid iff every returned part is. Parts
+    met after ``deadline`` (a `time.monotonic` instant) are returned unreduced.
     """
     out: list[Part] = []
     dropped: list[int] = []
     bounded: list[tuple[int, int]] = []
-    for part in parts:
+    for position, part in enumerate(parts):
+        if deadline is not None and time.monotonic() > deadline:
+            out.extend(parts[position:])
+            break
         pieces = [part]
         if not sequential and isinstance(part.model, MultiRegister) and part.calls:
             pieces = _split_multi_register(part)

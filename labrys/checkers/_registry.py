@@ -30,6 +30,8 @@ class CheckOptions:
     Attributes:
         model: the sequential model for linearizable/sequential (``cas-register``…).
         init: the model's initial value (a decoded JSON value), or NOT_GIVEN.
+        independent: values are ``[key value]`` pairs and each key is its own object
+            of the model (Jepsen's independent keys, `labrys.models.Independent`).
         timeout_s: wall-clock budget for the search; past it the verdict is unknown.
         memory_limit_mb: memory budget for the search's memo tables; same.
         engine: ``auto``, ``python``, ``native`` or ``smt`` for the search checkers.
@@ -41,6 +43,7 @@ class CheckOptions:
 
     model: str | None = None
     init: Any = NOT_GIVEN
+    independent: bool = False
     timeout_s: float | None = None
     memory_limit_mb: int | None = None
     engine: str = "auto"
@@ -73,6 +76,9 @@ CHECKERS: dict[str, CheckerEntry] = {
                      "a total order respecting real time and the model (Wing & Gong, Lowe)"),
         CheckerEntry("sequential", _M + "_linearizable", "check_sequential",
                      "a total order respecting each process's order and the model"),
+        CheckerEntry("register", _M + "_register", "check_register",
+                     "the register workload's check: linearizable per key of [key value] "
+                     "(cas-register from nil), and stats"),
         CheckerEntry("read-your-writes", _M + "_session", "check_read_your_writes",
                      "a session sees its own earlier writes"),
         CheckerEntry("monotonic-reads", _M + "_session", "check_monotonic_reads",

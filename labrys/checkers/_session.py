@@ -99,7 +99,7 @@ from labrys.checkers._rw_ops import (
     shortest_path,
     strongly_connected,
 )
-from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict, worst
+from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict, nothing_to_judge, worst
 from labrys.history import History
 
 RYW = "read-your-writes"
@@ -495,6 +495,9 @@ def _count(n: int, noun: str) -> str:
 
 def _verdict(a: _Analysis, guarantee: str) -> Verdict:
     rw = a.rw
+    if not len(rw) and not rw.ambiguous:
+        return nothing_to_judge(guarantee, "read or write of a register or key that may "
+                                "have taken effect")
     found = a.violations[guarantee]
     anomalies = (*a.base, *(_anomaly(a, guarantee, i) for i in found[:_REPORT_LIMIT]))
     details: dict[str, Any] = {
@@ -575,6 +578,9 @@ def check_session(history: History, options: CheckOptions) -> Verdict:
         HistoryError: a client op is not a register, key-value or rw-register op.
     """
     a = _analyse(history, options, "session")
+    if not len(a.rw) and not a.rw.ambiguous:
+        return nothing_to_judge("session", "read or write of a register or key that may "
+                                "have taken effect")
     children = tuple(_verdict(a, g) for g in GUARANTEES)
     anomalies: list[Anomaly] = list(a.base)
     for child in children:

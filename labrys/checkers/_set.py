@@ -8,7 +8,8 @@ Jepsen's ``jepsen.checker`` (``set`` and ``set-full``):
   acknowledged but which that read lacks is **lost**; an element in the read that
   nobody ever tried to add is **unexpected**; an element whose add was indeterminate
   (``info``) and which the read contains is **recovered**, which is fine. No
-  successful read at all gives ``unknown``: there is nothing to judge.
+  successful read at all, or no add at all, gives ``unknown``: there is nothing to
+  judge.
 
 - ``set-full`` follows every element through every read. For an element *e*, the
   reads that count are those that completed after *e*'s add was invoked. *e* is
@@ -61,7 +62,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labrys.checkers._registry import CheckOptions
-from labrys.checkers._verdict import UNKNOWN, Anomaly, Validity, Verdict
+from labrys.checkers._verdict import UNKNOWN, Anomaly, Validity, Verdict, nothing_to_judge
 from labrys.errors import HistoryError
 from labrys.history import History, Op, Operation, OpType
 
@@ -203,8 +204,8 @@ def check_set(history: History, options: CheckOptions) -> Verdict:
     Returns:
         False if an acknowledged element is missing from the final read (``lost``) or
         the final read holds an element never added (``unexpected``); unknown if no
-        read succeeded; True otherwise. ``details`` holds Jepsen's counts and the
-        element sets, compacted.
+        read succeeded or nothing was ever added (nothing to judge); True otherwise.
+        ``details`` holds Jepsen's counts and the element sets, compacted.
 
     Raises:
         HistoryError: the final read's value is not a collection.
@@ -227,15 +228,16 @@ def check_set(history: History, options: CheckOptions) -> Verdict:
             ):
                 final_read = operation
     if final_read is None or final_read.value is None:
-        return Verdict(
-            checker="set",
-            valid=UNKNOWN,
-            explanation="The set was never read: no read succeeded, so nothing can be "
-            "said about which adds took effect.",
-            details={"attempt-count": len(attempted), "acknowledged-count": len(acknowledged)},
-        )
+        return nothing_to_judge(
+            "set", "successful read of the set, so nothing can be said about which adds "
+            "took effect", details={"attempt-count": len(attempted),
+                                    "acknowledged-count": len(acknowledged)})
     assert final_read.completion is not None
     read = set(elements_of(final_read.completion, f"the final read (op {final_read.index})"))
+    if not attempted:
+        # Reads of lists and not one add: another workload's reads (a register's
+        # [key value]), far likelier than a set inventing every element it holds.
+        return nothing_to_judge("set", "add of an element to the set")
     ok = read & attempted.keys()
     unexpected = read - attempted.keys()
     lost = acknowledged - read
@@ -568,9 +570,7 @@ def check_set_full(history: History, options: CheckOptions) -> Verdict:
     elif not stable:
         valid = UNKNOWN
         explanation = (f"None of the {len(fates)} attempted element(s) was ever seen stably "
-                       "by a read, so there is no evidence either way" if fates
-                       else "No element was ever added, so there is nothing to judge")
-        explanation += "."
+                       "by a read, so there is no evidence either way.")
     else:
         valid = True
         explanation = f"All {len(stable)} element(s) that reads could judge were stable"
@@ -598,5 +598,8 @@ def check_set_full(history: History, options: CheckOptions) -> Verdict:
         details["stable-latencies"] = quantiles(stable_latencies)
     if lost_latencies:
         details["lost-latencies"] = quantiles(lost_latencies)
+    if not fates:
+        return nothing_to_judge("set-full", "element that anyone tried to add",
+                                details=details)
     return Verdict(checker="set-full", valid=valid, explanation=explanation,
                    anomalies=tuple(anomalies), details=details)

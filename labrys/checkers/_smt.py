@@ -46,11 +46,13 @@ initial value, which needs the write not before the read: unsat, core {write, re
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import z3
+from z3 import z3core
 
 from labrys.checkers._verdict import Validity
 from labrys.checkers._wgl import Budget, Outcome
@@ -130,7 +132,54 @@ class _Problem:
     keep: list[z3.BoolRef]
 
 
-def _encode(model: Model, calls: Sequence[Call], *, sequential: bool) -> _Problem:
+class _Exhausted(Exception):
+    """A budget ran out while the problem was being stated; ``args[0]`` names it."""
+
+
+def _time_check(budget: Budget | None) -> Callable[[], None]:
+    """A function that raises `_Exhausted` once the budget's deadline has passed.
+
+    Stating the problem is quadratic in the operations (every pair may be ordered by
+    real time), so on a long history it alone can outlast any budget: the encoder
+    calls this once per operation of each quadratic loop.
+    """
+    deadline = None if budget is None else budget.deadline
+    if deadline is None:
+        return lambda: None
+
+    def check() -> None:
+        if time.monotonic() > deadline:
+            raise _Exhausted("time")
+    return check
+
+
+@contextmanager
+def _memory_capped(budget: Budget) -> Iterator[None]:
+    """Let z3 allocate at most the budget's bytes more than it holds now, meanwhile.
+
+    z3 counts its own allocations (``Z3_get_estimated_alloc_size``) and refuses to go
+    past ``memory_max_size``, raising "out of memory" (while stating the problem) or
+    answering unknown (while solving). The cap is process-wide, so it is lifted again
+    as soon as this search ends.
+    """
+    z3.main_ctx()  # created under the cap, z3's context itself would fail to allocate
+    held = z3core.Z3_get_estimated_alloc_size()
+    z3.set_param("memory_max_size", max(1, (held + budget.memory_bytes) // 2**20))
+    try:
+        yield
+    finally:
+        z3.set_param("memory_max_size", 0)
+
+
+def _encode(model: Model, calls: Sequence[Call], *, sequential: bool,
+            budget: Budget | None = None) -> _Problem:
+    """The problem for z3.
+
+    Raises:
+        UsageError: the model is beyond the encoding.
+        _Exhausted: the budget's deadline passed meanwhile.
+    """
+    out_of_time = _time_check(budget)
     effects = [_effect(model, c) for c in calls]
     n = len(calls)
     pos = [z3.Int(f"pos_{i}") for i in range(n)]
@@ -148,6 +197,7 @@ def _encode(model: Model, calls: Sequence[Call], *, sequential: bool) -> _Proble
     # Precedence. Real time: a completed before b began. Process order: a completed ok
     # earlier in b's process.
     for b, cb in enumerate(calls):
+        out_of_time()
         for a, ca in enumerate(calls):
             if a == b or ca.return_index is None:
                 continue
@@ -162,6 +212,7 @@ def _encode(model: Model, calls: Sequence[Call], *, sequential: bool) -> _Proble
         for key, v in e.leaves:
             writers.setdefault(key, []).append((i, v))
     for i, e in enumerate(effects):
+        out_of_time()
         for k, (key, v) in enumerate(e.expects):
             others = [(w, wv) for w, wv in writers.get(key, []) if w != i]
             source = z3.Int(f"src_{i}_{k}")  # the position of the write read from
@@ -195,22 +246,35 @@ def search_smt(model: Model, calls: Sequence[Call], *, sequential: bool,
 
     A valid outcome's prefix is an order z3 found (of the operations that took
     effect); an invalid one has no prefix (z3 proves there is no order, it does not
-    build one partway). The memory budget is z3's own business; the deadline is passed
-    to it.
+    build one partway). Both budgets hold while the problem is stated and while z3
+    solves it: the deadline is checked by the encoder and passed to z3, and z3's own
+    allocations are capped at the memory budget; running out of either is unknown with
+    ``stopped`` naming it.
 
     Raises:
         UsageError: the model is beyond the encoding (see the module docstring).
     """
     if not any(c.known for c in calls):
         return Outcome(valid=True)
-    problem = _encode(model, calls, sequential=sequential)
-    if not _set_timeout(problem.solver, budget):
+    if budget.deadline is not None and time.monotonic() > budget.deadline:
         return Outcome(valid="unknown", stopped="time")
-    answer = problem.solver.check(*problem.keep)
+    with _memory_capped(budget):
+        try:
+            problem = _encode(model, calls, sequential=sequential, budget=budget)
+            if not _set_timeout(problem.solver, budget):
+                return Outcome(valid="unknown", stopped="time")
+            answer = problem.solver.check(*problem.keep)
+        except _Exhausted as e:
+            return Outcome(valid="unknown", stopped=e.args[0])
+        except z3.Z3Exception as e:
+            if "memory" not in str(e):
+                raise
+            return Outcome(valid="unknown", stopped="memory")
+        if answer == z3.unknown:
+            why = "memory" if "memory" in problem.solver.reason_unknown() else "time"
+            return Outcome(valid="unknown", stopped=why)
     if answer == z3.unsat:
         return Outcome(valid=False)
-    if answer == z3.unknown:
-        return Outcome(valid="unknown", stopped="time")
     m = problem.solver.model()
     placed = [i for i in range(len(calls))
               if z3.is_true(m.eval(z3.Bool(f"on_{i}"), model_completion=True))]

@@ -29,7 +29,7 @@ from collections import Counter
 from typing import Any
 
 from labrys.checkers._registry import CheckOptions
-from labrys.checkers._verdict import UNKNOWN, Anomaly, Verdict
+from labrys.checkers._verdict import Anomaly, Verdict, nothing_to_judge
 from labrys.history import History, OpType
 
 _OPS_SHOWN = 10
@@ -87,8 +87,7 @@ def check_stats(history: History, options: CheckOptions) -> Verdict:
     summary = "; ".join(f"{f} {t['ok-count']}/{t['fail-count']}/{t['info-count']}"
                         for f, t in per_f.items())
     if not per_f:
-        return Verdict(checker="stats", valid=UNKNOWN, details=details,
-                       explanation="The history has no client operations to count.")
+        return nothing_to_judge("stats", "client operation to count", details=details)
     if anomalies:
         explanation = " ".join(a.explanation for a in anomalies)
         explanation += f" Counts (ok/fail/info): {summary}."

@@ -84,7 +84,7 @@ from labrys.checkers._txn_models import (
     impossible_models,
     prohibited_anomalies,
 )
-from labrys.checkers._verdict import UNKNOWN, Anomaly, Validity, Verdict
+from labrys.checkers._verdict import UNKNOWN, Anomaly, Validity, Verdict, nothing_to_judge
 from labrys.errors import UsageError
 from labrys.history import History
 
@@ -147,6 +147,9 @@ def _settings(options: CheckOptions) -> _Settings:
 def _check(workload: str, history: History, options: CheckOptions) -> Verdict:
     settings = _settings(options)
     th = parse_txns(history, workload=workload)
+    if not th.txns:
+        return nothing_to_judge(workload, "transaction (an op whose value is a list of "
+                                "micro-ops) that may have taken effect")
     graph = new_graph(len(th.txns))
     if workload == LIST_APPEND:
         reads = index_append_reads(th)

@@ -28,7 +28,7 @@ from typing import Any
 
 from labrys.checkers._registry import CheckOptions
 from labrys.checkers._set import element_key, freeze, preview, render, thaw
-from labrys.checkers._verdict import Anomaly, Verdict
+from labrys.checkers._verdict import Anomaly, Verdict, nothing_to_judge
 from labrys.history import History, OpType
 
 DUPLICATE_SAMPLE = 48
@@ -43,7 +43,8 @@ def check_unique_ids(history: History, options: CheckOptions) -> Verdict:
         options: unused; the signature every checker shares.
 
     Returns:
-        False if any id was returned more than once, True otherwise. ``details``:
+        False if any id was returned more than once, unknown if none was returned
+        (nothing to judge), True otherwise. ``details``:
         ``attempted-count``, ``acknowledged-count``, ``duplicated-count``,
         ``duplicated`` (the 48 most repeated ids as ``[id, count]``) and ``range``
         (``[lowest, highest]``, or null when no id was returned).
@@ -57,6 +58,9 @@ def check_unique_ids(history: History, options: CheckOptions) -> Verdict:
         attempted += 1
         if operation.type is OpType.OK:
             returned.setdefault(freeze(operation.value), []).append(operation.index)
+    if not returned:
+        return nothing_to_judge("unique-ids", "successful generate (an op returning an id)",
+                                details={"attempted-count": attempted})
     counts = Counter({i: len(ops) for i, ops in returned.items()})
     duplicated = {i: ops for i, ops in returned.items() if len(ops) > 1}
     ordered_ids = sorted(returned, key=element_key)

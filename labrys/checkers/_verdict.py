@@ -8,6 +8,11 @@ Composition follows Jepsen's ``checker/merge-valid``: false beats unknown beats 
 A checker that raises becomes unknown with its error (Jepsen's ``check-safe``), so one
 broken checker cannot take a run's other verdicts down with it.
 
+A checker that finds none of the operations it judges says unknown too
+(`nothing_to_judge`), never valid: "no successful reads, so no fork can show" about a
+register history with a thousand reads of another shape is a true sentence and a
+false verdict. Nothing contradicted is not the same as something confirmed.
+
 Anomalies are data: a kind (``"stale-read"``, ``"G-single"``…), the indices of the
 ops that prove it in time order, structured details, and one or two English
 sentences. ``results.json`` keeps the data; the command line and the report show the
@@ -116,6 +121,23 @@ def compose(verdicts: Iterable[Verdict], *, checker: str = "composed") -> Verdic
         anomalies=tuple(a for v in children for a in v.anomalies),
         children=children,
     )
+
+
+def nothing_to_judge(checker: str, missing: str, *,
+                     details: Mapping[str, Any] | None = None) -> Verdict:
+    """The verdict of a checker that found none of the operations it judges.
+
+    Args:
+        checker: the checker's name.
+        missing: what the history lacks, as a noun phrase ("successful reads of a
+            whole group of keys"); the explanation reads "The history has no …".
+        details: the checker's own details, kept; ``nothing_to_judge`` is added.
+    """
+    return Verdict(checker=checker, valid=UNKNOWN,
+                   explanation=f"Nothing to judge: the history has no {missing}, so the "
+                   f"{checker} check can say nothing about it. Is this the right checker "
+                   "for this history?",
+                   details={**(details or {}), "nothing_to_judge": True})
 
 
 def check_safe(name: str, check: Callable[[], Verdict]) -> Verdict:

@@ -50,6 +50,7 @@ from labrys.control._cleanup import (
     leftovers,
 )
 from labrys.control._guardian import Guardian
+from labrys.control._lazyfs import LazyDisk, LazyDisks, Unsynced
 from labrys.control._local import LocalCluster, LocalNode, NetworkFaults
 from labrys.control._node import Cluster, CommandResult, Grudge, Node, Process
 from labrys.control._registry import BASE_DIR
@@ -65,6 +66,8 @@ __all__ = [
     "Grudge",
     "Guardian",
     "Handle",
+    "LazyDisk",
+    "LazyDisks",
     "Leftovers",
     "LocalCluster",
     "LocalNode",
@@ -74,6 +77,7 @@ __all__ = [
     "NodeProcess",
     "Process",
     "Runtime",
+    "Unsynced",
     "deferred_signals",
     "down",
     "exit_on_signals",

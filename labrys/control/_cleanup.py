@@ -10,7 +10,9 @@ done with and sweeps what a SIGKILLed run left behind. The order matters:
 2. delete the host's iptables rules commented ``labrys <prefix>``;
 3. delete the host-side veths (which takes their peers, synchronously), the bridge,
    and the namespaces' mount points;
-4. delete ``/etc/netns/<namespace>``, the node directories and the record;
+4. detach every mount under the cluster's directory (a node's lazy file system, dead
+   once its process is killed, and the bind mount under it), deepest first, then
+   delete ``/etc/netns/<namespace>``, the node directories and the record;
 5. check that no namespace or interface with the prefix remains, and say so if one
    does. Processes go first because a namespace with a process in it outlives
    `ip netns del`, invisibly.
@@ -65,6 +67,7 @@ class Leftovers:
         rules: host iptables rules, as ``iptables-save`` prints them.
         pids: processes inside those namespaces.
         paths: ``/etc/netns`` entries, node directories and the record file.
+        mounts: mount points under the node directories (lazy file systems).
     """
 
     prefix: str
@@ -73,9 +76,10 @@ class Leftovers:
     rules: tuple[str, ...]
     pids: tuple[int, ...]
     paths: tuple[str, ...]
+    mounts: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return any((self.namespaces, self.links, self.rules, self.pids, self.paths))
+        return any((self.namespaces, self.links, self.rules, self.pids, self.paths, self.mounts))
 
 
 def _listdir(path: Path) -> list[str]:
@@ -83,6 +87,37 @@ def _listdir(path: Path) -> list[str]:
         return sorted(os.listdir(path))
     except FileNotFoundError:
         return []
+
+
+def _mounts_under(directory: Path) -> list[str]:
+    """Mount points at or under `directory`, deepest and newest first (/proc/self/mountinfo)."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        fields = line.split(" ")
+        # Field 5 is the mount point, with space, tab, newline and backslash in octal.
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+        if Path(point).is_relative_to(directory):
+            found.append(point)
+    return sorted(reversed(found), key=lambda p: -p.count("/"))
+
+
+def detach_mounts(directory: Path) -> None:
+    """Detach everything mounted under `directory` (lazily: a dead FUSE mount too).
+
+    Raises:
+        ControlError: if something stays mounted.
+    """
+    for _ in range(16):
+        points = _mounts_under(directory)
+        if not points:
+            return
+        for point in points:
+            _host.run(["umount", "-l", point])
+    raise ControlError(f"could not unmount {', '.join(_mounts_under(directory))}: see `mount`")
 
 
 def _host_rules() -> list[str]:
@@ -129,7 +164,9 @@ def leftovers(prefix: str | None = None) -> list[Leftovers]:
         match = PREFIX_PATTERN.match(name)
         if match is None or (prefix is not None and match[1] != prefix):
             return
-        kinds = found.setdefault(match[1], {k: [] for k in ("ns", "links", "rules", "paths")})
+        kinds = found.setdefault(
+            match[1], {k: [] for k in ("ns", "links", "rules", "paths", "mounts")}
+        )
         kinds[kind].append(item)
 
     for name in _listdir(_NETNS):
@@ -147,6 +184,8 @@ def leftovers(prefix: str | None = None) -> list[Leftovers]:
     for path in dirs:
         if path.exists():
             add(path.name, "paths", str(path))
+        for point in _mounts_under(path):
+            add(path.name, "mounts", point)
     for record in records():
         add(record.prefix, "paths", str(record.path))
     return [
@@ -157,6 +196,7 @@ def leftovers(prefix: str | None = None) -> list[Leftovers]:
             rules=tuple(f["rules"]),
             pids=tuple(_namespace_pids(f["ns"])),
             paths=tuple(sorted(f["paths"])),
+            mounts=tuple(f["mounts"]),
         )
         for p, f in sorted(found.items())
     ]
@@ -241,6 +281,7 @@ def remove_prefix(prefix: str, *, directory: Path | None = None) -> None:
                 shutil.rmtree(_ETC_NETNS / name, ignore_errors=True)
         for path in {directory or BASE_DIR / prefix, BASE_DIR / prefix}:
             if path.name == prefix:  # never anything but a cluster's own directory
+                detach_mounts(path)
                 shutil.rmtree(path, ignore_errors=True)
         (STATE_DIR / f"{prefix}.json").unlink(missing_ok=True)
         if names_in_use(prefix):

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labrys.control import _cleanup, _host, _netfilter
+from labrys.control._lazyfs import DataDisks
 from labrys.control._machine import MachineNode
 from labrys.control._node import Grudge
 from labrys.control._registry import (
@@ -78,11 +79,19 @@ class LocalNode(MachineNode):
     directory: Path
     _processes: list[NodeProcess] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _data: DataDisks = field(default_factory=lambda: _data_disks(), repr=False)
 
     @property
     def exec_prefix(self) -> tuple[str, ...]:
         """The command prefix that runs a program inside this node."""
         return ("ip", "netns", "exec", self.namespace)
+
+
+def _data_disks() -> DataDisks:
+    # `ip netns exec` gives each process of a node a private copy of the mount table,
+    # taken when it starts. A lazy disk must be mounted in this process's own table,
+    # which the node's later processes copy, so its program enters that one first.
+    return DataDisks(launcher=("nsenter", f"--mount=/proc/{os.getpid()}/ns/mnt", "--"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from labrys.control._lazyfs import DataDisks, LazyDisk
 from labrys.control._node import CommandResult
 from labrys.control._spawn import NodeProcess, spawn
 from labrys.errors import ControlError
@@ -27,8 +28,9 @@ class MachineNode:
     """The `Node` methods of a node on this machine.
 
     A subclass provides ``name``, ``directory``, ``exec_prefix`` (the command prefix that
-    runs a program on the node, which must exec it in place) and two private fields, the
-    list of processes it spawned and the lock that guards it.
+    runs a program on the node, which must exec it in place) and three private fields,
+    the list of processes it spawned, the lock that guards it, and its data directories
+    (`DataDisks`, which know how the node starts a lazy disk).
     """
 
     __slots__ = ()
@@ -38,6 +40,7 @@ class MachineNode:
     exec_prefix: tuple[str, ...]
     _processes: list[NodeProcess]
     _lock: threading.Lock
+    _data: DataDisks
 
     def run(
         self,
@@ -112,6 +115,17 @@ class MachineNode:
             except KeyError:
                 raise ControlError(f"{self.name}: no user {owner!r} to own {target}") from None
             os.chown(target, user.pw_uid, user.pw_gid)
+
+    def data_dir(self, path: str | Path, *, owner: str | None = None) -> Path:
+        self.make_dir(path, owner=owner)
+        return self._data.place(self, self._resolve(path))
+
+    def use_lazy_disks(self) -> None:
+        """Put every data directory made from now on on a lazy disk (see `LazyDisks`)."""
+        self._data.lazy = True
+
+    def lazy_disks(self) -> list[LazyDisk]:
+        return self._data.disks()
 
     def remove(self, path: str | Path) -> None:
         """Remove a file or directory tree; only inside this node's directory, because

@@ -219,6 +219,18 @@ class Node(Protocol):
         """
         ...
 
+    def data_dir(self, path: str | Path, *, owner: str | None = None) -> Path:
+        """The directory a database keeps its data in, made as `make_dir` makes one.
+
+        Plain, unless the node was told to put data on lazy disks (`LazyDisks`, for the
+        ``lose-unsynced`` fault): then it is mounted on the lazy file system, which
+        loses what was never synced when the power fails. Idempotent.
+
+        Returns:
+            its path on the node.
+        """
+        ...
+
     def remove(self, path: str | Path) -> None:
         """Remove a file or a whole directory tree on the node; nothing if absent."""
         ...

@@ -32,7 +32,7 @@ from labrys.harness._spec import (
     parse_topologies,
 )
 from labrys.nemesis import FAULTS
-from labrys.report import print_verdict
+from labrys.report import REPORT_NAME, print_verdict
 from labrys.targets import TARGETS
 from labrys.workloads import WORKLOADS
 
@@ -129,12 +129,16 @@ def run(
 
 def _report(console: Console, outcome: RunOutcome) -> None:
     console.print()
-    print_verdict(console, outcome.verdict, title="verdict")
+    print_verdict(console, outcome.verdict, title="verdict",
+                  everything_in=str(outcome.run.results))
     if outcome.error is not None:
         console.print(f"[bold red]the run failed:[/bold red] {escape(outcome.error)}")
     if outcome.interrupted == 1:
         console.print("interrupted by Ctrl-C: the verdict covers the history recorded until then")
     console.print(f"run stored in {escape(str(outcome.run.path))}")
+    page = outcome.run.path / REPORT_NAME
+    if page.is_file():
+        console.print(f"report: {escape(page.resolve().as_uri())}", soft_wrap=True)
     if outcome.verdict.valid is not True:
         rerun = shlex.join(["labrys", "run", "--replay", str(outcome.run.test_json)])
         console.print(f"rerun this schedule with: {escape(rerun)}")

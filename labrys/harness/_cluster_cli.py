@@ -18,8 +18,10 @@ which sit above the nodes they cut.
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -30,7 +32,7 @@ import typer
 from labrys.control import LocalCluster, leftovers
 from labrys.control import down as down_clusters
 from labrys.control._registry import records
-from labrys.nemesis import grudge_from_spec, grudge_to_json
+from labrys.nemesis import TOPOLOGIES, grudge_from_spec, grudge_to_json
 
 cluster_app = typer.Typer(
     help="Local clusters of network namespaces: bring up, poke, partition, heal, remove.",
@@ -97,7 +99,8 @@ def status(cluster: _ClusterOption = None) -> None:
             print(
                 f"leftovers of {stray.prefix}: {len(stray.namespaces)} namespaces, "
                 f"{len(stray.links)} interfaces, {len(stray.rules)} rules, "
-                f"{len(stray.pids)} processes: `labrys cluster down` removes them"
+                f"{len(stray.pids)} processes, {len(stray.mounts)} mounts: "
+                "`labrys cluster down` removes them"
             )
     if not shown:
         _err("no cluster is up" if cluster is None else f"no cluster {cluster} is up")
@@ -109,19 +112,42 @@ def exec_(
     command: Annotated[list[str], typer.Argument(help="The command, after --.")],
     cluster: _ClusterOption = None,
 ) -> None:
-    """Run a command inside a node (after --); exit with its status."""
+    """Run a command inside a node (after --); exit with its status (127: no such command,
+    126: not executable, as in a shell)."""
     target = LocalCluster.attach(cluster).node(node)
+    missing = _not_runnable(command[0])
+    if missing is not None:
+        _err(f"labrys: {command[0]}: {missing[1]}")
+        raise typer.Exit(missing[0])
     code = subprocess.run([*target.exec_prefix, *command], check=False).returncode
     raise typer.Exit(code if code >= 0 else 128 - code)
 
 
-@cluster_app.command()
+def _not_runnable(program: str) -> tuple[int, str] | None:
+    """The shell's status and words for a program that cannot run, or None if it can.
+
+    Checked here because ``ip netns exec`` reports a missing program as its own failure,
+    status 1, which a script cannot tell from the program's. A node shares this host's
+    file system, so the host's PATH lookup is the node's.
+    """
+    if "/" not in program:
+        return None if shutil.which(program) else (127, "command not found")
+    if not os.path.exists(program):
+        return 127, "No such file or directory"
+    if os.path.isdir(program) or not os.access(program, os.X_OK):
+        return 126, "Permission denied"
+    return None
+
+
+@cluster_app.command(help=(
+    "Cut the network: replace any partition in force with SPEC, a topology or explicit "
+    f"components such as 'n1|n2,n3'. Topologies: {', '.join(TOPOLOGIES)}."))
 def partition(
-    spec: Annotated[str, typer.Argument(help="A topology (halves, one, bridge…) or n1|n2,n3.")],
+    spec: Annotated[str, typer.Argument(
+        help=f"A topology ({', '.join(TOPOLOGIES)}) or components such as n1|n2,n3.")],
     cluster: _ClusterOption = None,
     seed: Annotated[int | None, typer.Option(help="Seed for random topologies.")] = None,
 ) -> None:
-    """Cut the network: replace any partition in force with SPEC."""
     target = LocalCluster.attach(cluster)
     seed = secrets.randbits(32) if seed is None else seed
     names = [n.name for n in target.nodes]

@@ -10,7 +10,8 @@ generator can then be asked, dropped and asked again like every other.
 The nemesis itself is driven through the interpreter's client protocol by
 `NemesisClient`; what it returns (which grudge, which nodes) becomes the completion's
 value, and a `LabrysError` it raises becomes the completion's error. Both are
-``info``, as Jepsen records nemesis ops.
+``info``, as Jepsen records nemesis ops, and both are also written to the run's log,
+so ``labrys.log`` alone tells what was done to the cluster and when.
 
 Everything about a fault (its ops, options, the capability it needs) comes from the
 nemesis package's table, `labrys.nemesis.FAULTS`; nothing here names a fault.
@@ -19,6 +20,7 @@ nemesis package's table, `labrys.nemesis.FAULTS`; nothing here names a fault.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 import threading
@@ -34,8 +36,9 @@ from labrys.history import OpType
 from labrys.nemesis import FAULTS, NemesisOptions, package
 from labrys.options import Option, parse_options
 
-_STARTS = {f: fault.name for fault in FAULTS.values() for f in fault.starts}
-_HEALS = {fault.heal: fault.name for fault in FAULTS.values()}
+# A fault without a heal is over when its op returns: never shown as in force.
+_STARTS = {f: fault.name for fault in FAULTS.values() if fault.heal for f in fault.starts}
+_HEALS = {fault.heal: fault.name for fault in FAULTS.values() if fault.heal}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,28 @@ class FaultPlan:
 
     spec: TestSpec
     settings: Mapping[str, Any]
+
+    def prepare(self, cluster: Any) -> None:
+        """What the requested faults need done to the cluster before the database is
+        set up on it (``lose-unsynced``: data directories on lazy disks).
+
+        Raises:
+            LabrysError: the cluster cannot do it.
+        """
+        for name in self.spec.nemesis:
+            if FAULTS[name].prepare is not None:
+                FAULTS[name].prepare(cluster)
+
+    def settle(self, cluster: Any) -> None:
+        """What the requested faults need done once the database is set up, before the
+        workload (``lose-unsynced``: sync what the set-up wrote).
+
+        Raises:
+            LabrysError: the cluster cannot do it.
+        """
+        for name in self.spec.nemesis:
+            if FAULTS[name].settle is not None:
+                FAULTS[name].settle(cluster)
 
     def build(self, cluster: Any, target: Any,
               rng: random.Random) -> tuple[Any, Generator, Generator]:
@@ -125,16 +150,20 @@ class FaultTracker:
 class NemesisClient:
     """A `labrys.nemesis.Nemesis` behind the interpreter's client protocol."""
 
-    def __init__(self, nemesis: Any, on_done: Callable[[str], None]) -> None:
+    def __init__(self, nemesis: Any, on_done: Callable[[str], None],
+                 log: Callable[[str], None] = lambda line: None) -> None:
         self._nemesis = nemesis
         self._on_done = on_done
+        self._log = log
 
     def invoke(self, invocation: Invocation) -> Completion:
         try:
             result = self._nemesis.invoke(invocation.f, invocation.value)
         except LabrysError as e:
+            self._log(f"nemesis {invocation.f} failed: {e}")
             return Completion(type=OpType.INFO, value=invocation.value, error=str(e))
         self._on_done(invocation.f)
+        self._log(f"nemesis {invocation.f}: {json.dumps(result, default=str)}")
         return Completion(type=OpType.INFO, value=result)
 
     def close(self) -> None:

@@ -75,6 +75,10 @@ timeouts (etcd's default is 5 s); this one catches a client that hangs regardles
 NEMESIS_TIMEOUT_S = 60.0
 """The deadline of one nemesis action (a kill and restart can take seconds)."""
 
+STOPPING = "stopping: Ctrl-C again to skip the checks"
+"""The phase the display shows after the first Ctrl-C. Said there, because a log line
+on stderr is drawn over by the live panel and would be seen only in labrys.log."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunOutcome:
@@ -248,6 +252,7 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     summary |= {"error": error, "interrupted": interrupts.count,
                 "ended": dt.datetime.now().isoformat(timespec="seconds")}
     write_results(run, verdict, summary=summary)
+    _write_report(run, log)
     signal.signal(signal.SIGINT, previous_sigint)
     log.info("verdict: %s; results in %s", verdict.valid, run.results)
     _close_logger(log)
@@ -256,6 +261,16 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     code = 255 if error is not None else exit_status(verdict.valid)
     return RunOutcome(run=run, verdict=verdict, exit_code=code, error=error,
                       interrupted=interrupts.count)
+
+
+def _write_report(run: RunDir, log: logging.Logger) -> None:
+    """``report.html`` beside ``results.json``, made from the stored files alone."""
+    from labrys.report import write_run_report  # Bokeh loads only when a run ends
+
+    try:
+        write_run_report(run.path)
+    except Exception as e:  # the page is a view: its failure must not cost the verdict
+        log.error("could not write report.html (`labrys report %s` retries): %s", run.path, e)
 
 
 def _history_exists(run: RunDir) -> bool:
@@ -284,7 +299,11 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
             version = target.version(cluster.nodes[0])
             log.info("%s %s on %s", spec.target, version, cluster.nodes[0].name)
             record_version(version)
+        if plan is not None:
+            plan.prepare(cluster)
         target.setup(cluster)
+        if plan is not None:
+            plan.settle(cluster)
         log.info("%s is up on every node (%.1f s)", spec.target, time.monotonic() - t0)
         rng = random.Random(spec.seed)
         nemesis_gen = final_gen = None
@@ -302,8 +321,8 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
                 concurrency=spec.concurrency,
                 open_client=lambda t: target.open_client(workload.client_kind,
                                                          nodes[t % len(nodes)]),
-                nemesis=None if nemesis_obj is None else NemesisClient(nemesis_obj,
-                                                                        faults.update),
+                nemesis=None if nemesis_obj is None else NemesisClient(
+                    nemesis_obj, faults.update, log=log.info),
                 record=writer.write,
                 rng=rng,
                 call_timeout_s=CALL_TIMEOUT_S,
@@ -315,7 +334,7 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
             interrupts.phase = "workload"
             with RunDisplay(console, interpreter.progress, time_limit_s=spec.time_limit_s,
                             clock_ns=interpreter.clock_ns, faults=faults.names,
-                            phase=lambda: "stopping" if interrupts.count else "workload"):
+                            phase=lambda: STOPPING if interrupts.count else "workload"):
                 result = interpreter.run()
         out |= {"ops": result.ops, "stopped_early": result.stopped,
                 "completed": dict(interpreter.progress.completed)}

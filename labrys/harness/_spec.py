@@ -121,11 +121,19 @@ class TestSpec:
 
     @property
     def test_name(self) -> str:
-        """The name of the folder this test's runs are stored under."""
+        """The name of the folder this test's runs are stored under.
+
+        Target, workload, faults, then every option, so that runs configured
+        differently (``read_mode=serializable`` or not) never share a folder:
+        ``etcd-register-partition+kill-read_mode=serializable``. A path option keeps
+        only its file name, and characters a folder name should not hold become ``_``.
+        """
         if self.name:
             return self.name
         faults = "+".join(self.nemesis) if self.nemesis else "none"
-        return f"{self.target}-{self.workload}-{faults}"
+        options = "".join(f"-{key}={_folder_safe(value)}"
+                          for key, value in sorted(self.options.items()))
+        return f"{self.target}-{self.workload}-{faults}{options}"
 
     def to_json(self) -> dict[str, Any]:
         """The spec as the ``spec`` table of ``test.json``, in TOML/flag key names."""
@@ -155,6 +163,14 @@ _KEYS = {
     "store": "store",
     "leave_running": "leave_running",
 }
+
+
+def _folder_safe(value: str) -> str:
+    """An option's value as part of a folder name (see `TestSpec.test_name`)."""
+    return _UNSAFE.sub("_", Path(value).name if "/" in value else value)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]")
 
 
 def _check(ok: bool, key: str, value: object, expected: str) -> None:

@@ -10,7 +10,9 @@ Every model is a small frozen dataclass in its own module, with the protocol of
 `Model`: ``init``, ``prepare`` (check and normalise a history's calls before the search),
 ``step``, and ``describe_op``/``describe_state`` for explanations. A model whose state
 is a product of independent objects also implements `Partitionable` (the kv store, per
-key). Adding a model is one file and one line in `MODELS`.
+key). Adding a model is one file and one line in `MODELS`. Any model can also be run
+over independent keys (`Independent`: values ``[key value]``, one object per key, as
+Jepsen's ``independent`` workloads record them), with ``get_model(…, independent=True)``.
 
 Example:
     >>> m = get_model("cas-register", 0)
@@ -29,6 +31,7 @@ from typing import Any
 
 from labrys.errors import UsageError, lookup
 from labrys.models._counter import Counter
+from labrys.models._independent import Independent
 from labrys.models._kv import KV
 from labrys.models._model import (
     NOT_GIVEN,
@@ -62,8 +65,9 @@ MODELS: dict[str, Callable[..., Model]] = {
 """Every model by the name ``--model`` takes."""
 
 
-def get_model(name: str | None, init: Any = NOT_GIVEN) -> Model:
-    """The model called ``name``, starting from ``init`` (or its default if NOT_GIVEN).
+def get_model(name: str | None, init: Any = NOT_GIVEN, *, independent: bool = False) -> Model:
+    """The model called ``name``, starting from ``init`` (or its default if NOT_GIVEN);
+    with ``independent``, one such object per key of ``[key value]`` values.
 
     Raises:
         UsageError: no model has that name (the message lists those that do), or the
@@ -74,10 +78,12 @@ def get_model(name: str | None, init: Any = NOT_GIVEN) -> Model:
         raise UsageError(f"this checker needs a model; pass --model, one of: {known}")
     factory = lookup(MODELS, name, what="model")
     if init is NOT_GIVEN:
-        return factory()
-    if name == Mutex.name:
+        model = factory()
+    elif name == Mutex.name:
         raise UsageError("the mutex model always starts free; it takes no --init")
-    return factory(initial=init)
+    else:
+        model = factory(initial=init)
+    return Independent(inner=model) if independent else model
 
 
 __all__ = [
@@ -89,6 +95,7 @@ __all__ = [
     "Counter",
     "FIFOQueue",
     "Inconsistent",
+    "Independent",
     "Model",
     "MultiRegister",
     "Mutex",

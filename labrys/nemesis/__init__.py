@@ -10,17 +10,19 @@ answers), ``invoke(f, value)`` returning a JSON-ready account of what was done, 
 the runner stores as the value of a ``process: "nemesis"`` op, ``heal()`` and
 ``teardown()``. The nemeses:
 
-==================  ========================================  ============================
-nemesis             ops                                       acts through
-==================  ========================================  ============================
-`PartitionNemesis`  start-partition SPEC, stop-partition      `Cluster.partition`
-`KillNemesis`       kill NODES, start                         the target's `Killable`
-`PauseNemesis`      pause NODES, resume                       the target's `Pausable`
-`PacketNemesis`     start-loss, stop-loss, start-delay,       `Cluster.lose_packets`,
-                    stop-delay                                `Cluster.delay_packets`
-`ClockNemesis`      bump-clock, strobe-clock, scramble-clock, the target's `ClockSkewable`
-                    reset-clock                               (libfaketime)
-==================  ========================================  ============================
+=====================  =====================================  ============================
+nemesis                ops                                    acts through
+=====================  =====================================  ============================
+`PartitionNemesis`     start-partition SPEC, stop-partition   `Cluster.partition`
+`KillNemesis`          kill NODES, start                      the target's `Killable`
+`PauseNemesis`         pause NODES, resume                    the target's `Pausable`
+`PacketNemesis`        start-loss, stop-loss, start-delay,    `Cluster.lose_packets`,
+                       stop-delay                             `Cluster.delay_packets`
+`ClockNemesis`         bump-clock, strobe-clock,              the target's `ClockSkewable`
+                       scramble-clock, reset-clock            (libfaketime)
+`LoseUnsyncedNemesis`  lose-unsynced NODES (no heal: the      the target's `Killable`, the
+                       nodes run again when it returns)       nodes' `LazyDisks`
+=====================  =====================================  ============================
 
 Every fault is declared once, in the table `FAULTS` (``_faults``): its name (what
 ``--nemesis`` takes), the ops that start and heal it, its ``--option`` keys, the
@@ -48,6 +50,7 @@ from __future__ import annotations
 
 from labrys.control import Grudge
 from labrys.nemesis._clock import ClockNemesis, ClockSkewable, faketime_env
+from labrys.nemesis._disk import LoseUnsyncedNemesis
 from labrys.nemesis._faults import FAULTS, Fault
 from labrys.nemesis._grudge import (
     TOPOLOGIES,
@@ -79,6 +82,7 @@ __all__ = [
     "Grudge",
     "KillNemesis",
     "Killable",
+    "LoseUnsyncedNemesis",
     "Nemesis",
     "NemesisOp",
     "NemesisOptions",

@@ -34,6 +34,12 @@ from typing import Any, NamedTuple
 from labrys.control import Cluster
 from labrys.errors import UsageError
 from labrys.nemesis._clock import ClockNemesis, ClockSkewable
+from labrys.nemesis._disk import (
+    LOSE_UNSYNCED,
+    LoseUnsyncedNemesis,
+    prepare_lazy_disks,
+    settle_lazy_disks,
+)
 from labrys.nemesis._nemesis import Nemesis, NemesisOp
 from labrys.nemesis._packet import PacketNemesis
 from labrys.nemesis._partition import PartitionNemesis
@@ -78,29 +84,36 @@ class Fault:
         name: what ``--nemesis`` takes.
         summary: one line for ``--help`` and the README.
         starts: the ops that inject it; a scheduled start draws one of them.
-        heal: the op that undoes it, with no value: everything of this kind.
+        heal: the op that undoes it, with no value: everything of this kind; None for
+            a fault that is over when its op returns (``lose-unsynced``).
         arm: builds its nemesis on a cluster.
         needs: the capability protocol the target must implement, if any.
         needs_why: what that capability lets the nemesis do, for the refusal.
         options: its ``--option`` keys.
         choice_key: None when a start op's value is the drawn choice itself (``kill
             "one"``); else the key it goes under (``start-loss {"nodes": "one"}``).
+        prepare: what the cluster must do before the database is set up on it, if
+            anything (``lose-unsynced``: put data directories on lazy disks).
+        settle: what it must do once the database is set up, before the workload
+            (``lose-unsynced``: sync the set-up's writes).
     """
 
     name: str
     summary: str
     starts: tuple[str, ...]
-    heal: str
+    heal: str | None
     arm: Callable[[FaultSetting], Armed]
     needs: type | None = None
     needs_why: str = ""
     options: Mapping[str, Option] = field(default_factory=dict)
     choice_key: str | None = None
+    prepare: Callable[[Cluster], None] | None = None
+    settle: Callable[[Cluster], None] | None = None
 
     @property
     def fs(self) -> frozenset[str]:
         """Every op of this fault: its starts and its heal."""
-        return frozenset((*self.starts, self.heal))
+        return frozenset((*self.starts, *([self.heal] if self.heal else [])))
 
     def require(self, target: object) -> None:
         """Refuse a target that lacks the capability this fault needs.
@@ -169,7 +182,9 @@ def _arm_clock(s: FaultSetting) -> Armed:
     return Armed(nemesis, nemesis.node_specs)
 
 
-def _arm_process(kind: type[KillNemesis | PauseNemesis]) -> Callable[[FaultSetting], Armed]:
+def _arm_process(
+    kind: type[KillNemesis | PauseNemesis | LoseUnsyncedNemesis],
+) -> Callable[[FaultSetting], Armed]:
     def arm(s: FaultSetting) -> Armed:
         nemesis = kind(s.cluster, target=s.target, rng=s.rng, node_specs=s.node_specs)
         return Armed(nemesis, nemesis.node_specs)
@@ -210,5 +225,11 @@ FAULTS: dict[str, Fault] = {fault.name: fault for fault in [
     Fault(name="kill", summary="kill the database on some nodes (SIGKILL), then start it",
           starts=("kill",), heal="start", needs=Killable,
           needs_why="kill and start the database on a node", arm=_arm_process(KillNemesis)),
+    Fault(name=LOSE_UNSYNCED, summary="cut the power of some nodes: kill the database, lose "
+          "what its disk never synced, start it again",
+          starts=(LOSE_UNSYNCED,), heal=None, needs=Killable,
+          needs_why="kill and start the database on a node",
+          prepare=prepare_lazy_disks, settle=settle_lazy_disks,
+          arm=_arm_process(LoseUnsyncedNemesis)),
 ]}
 """Every fault by the name ``--nemesis`` takes, in the order the final heal undoes them."""

@@ -84,7 +84,8 @@ class Package:
         while True:
             fault = FAULTS[rng.choice(self.faults)]
             yield fault.start_op(rng, self._choices[fault.name])
-            yield NemesisOp(f=fault.heal)
+            if fault.heal is not None:
+                yield NemesisOp(f=fault.heal)
 
 
 def package(
@@ -125,7 +126,8 @@ def package(
         nemesis=compose(*(a.nemesis for a in armed.values())),
         faults=tuple(armed),
         interval_s=options.interval_s,
-        final_ops=tuple(NemesisOp(f=f.heal) for f in FAULTS.values() if f.name in armed),
+        final_ops=tuple(NemesisOp(f=f.heal) for f in FAULTS.values()
+                        if f.name in armed and f.heal is not None),
         _choices={name: a.choices for name, a in armed.items()},
         _seed=seed,
     )

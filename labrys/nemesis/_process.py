@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from labrys.control import Cluster
 from labrys.errors import UsageError
-from labrys.nemesis._select import NODE_SPECS, select_nodes
+from labrys.nemesis._select import NODE_SPECS, NodeSpec, select_nodes
 
 
 @runtime_checkable
@@ -93,6 +93,19 @@ def node_specs_for(
     return chosen
 
 
+def choose_nodes(spec: NodeSpec, nodes: Sequence[str], target: object,
+                 rng: random.Random) -> list[str]:
+    """The nodes `spec` picks out now, asking the target for its primaries if need be.
+
+    Raises:
+        UsageError: as `select_nodes`.
+    """
+    primaries = None
+    if spec == "primaries" and isinstance(target, Primaries):
+        primaries = target.primaries()
+    return select_nodes(spec, nodes, rng, primaries=primaries)
+
+
 class _ProcessNemesis:
     """The shared shape of kill/start and pause/resume: a fault, its undo, and who is hit.
 
@@ -130,10 +143,7 @@ class _ProcessNemesis:
         fault, undo, done, undone = self._words
         if f == fault:
             spec = self._rng.choice(self.node_specs) if value is None else value
-            primaries = None
-            if spec == "primaries" and isinstance(self._target, Primaries):
-                primaries = self._target.primaries()
-            chosen = select_nodes(spec, self._nodes, self._rng, primaries=primaries)
+            chosen = choose_nodes(spec, self._nodes, self._target, self._rng)
             for node in chosen:
                 self._do(node)
                 if node not in self._affected:

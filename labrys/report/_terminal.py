@@ -27,8 +27,13 @@ def verdict_word(verdict: Verdict) -> str:
     return f"[{style}]{word}[/{style}]"
 
 
-def print_verdict(console: Console, verdict: Verdict, *, title: str | None = None) -> None:
-    """Print one verdict (and, for a composed one, each child that is not valid)."""
+def print_verdict(console: Console, verdict: Verdict, *, title: str | None = None,
+                  everything_in: str = "--json") -> None:
+    """Print one verdict (and, for a composed one, each child that is not valid).
+
+    ``everything_in`` says where the anomalies cut from the list can be read in full:
+    ``--json`` for ``labrys check``, the run's ``results.json`` for ``labrys run``.
+    """
     heading = f"{escape(title)}: " if title else ""
     console.print(f"{heading}{escape(verdict.checker)} {verdict_word(verdict)}")
     if verdict.children:
@@ -36,12 +41,12 @@ def print_verdict(console: Console, verdict: Verdict, *, title: str | None = Non
             console.print(f"  {escape(child.checker)} {verdict_word(child)}")
         for child in verdict.children:
             if child.valid is not True:
-                _print_body(console, child)
+                _print_body(console, child, everything_in)
         return
-    _print_body(console, verdict)
+    _print_body(console, verdict, everything_in)
 
 
-def _print_body(console: Console, verdict: Verdict) -> None:
+def _print_body(console: Console, verdict: Verdict, everything_in: str) -> None:
     if verdict.explanation:
         console.print(escape(verdict.explanation), soft_wrap=False)
     shown = verdict.anomalies[:MAX_ANOMALIES_SHOWN]
@@ -55,7 +60,7 @@ def _print_body(console: Console, verdict: Verdict) -> None:
         _print_order(console, anomaly.data)
     if len(verdict.anomalies) > len(shown):
         console.print(f"  … and {len(verdict.anomalies) - len(shown)} more anomalies "
-                      "(all of them are in --json)")
+                      f"(all of them are in {escape(everything_in)})")
 
 
 def _print_order(console: Console, data: Mapping[str, Any]) -> None:

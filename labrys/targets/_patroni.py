@@ -37,7 +37,7 @@ import httpx
 
 from labrys.control import Cluster, Node, Process
 from labrys.targets._daemons import start_error, wait_until
-from labrys.targets._postgres_server import PgServers
+from labrys.targets._postgres_server import WAITS_FOR_STANDBYS, PgServers
 from labrys.targets.etcd import CLIENT_PORT as ETCD_PORT
 from labrys.targets.etcd import Etcd
 
@@ -55,7 +55,8 @@ class Patroni:
 
     def __init__(self, pg: PgServers) -> None:
         self.pg = pg
-        self.etcd = Etcd(binary="/usr/bin/etcd", read_mode="linearizable", client_timeout_s=5.0)
+        self.etcd = Etcd(binary="/usr/bin/etcd", read_mode="linearizable", client_timeout_s=5.0,
+                         store_only=True)
         self._cluster: Cluster | None = None
         self._agents: dict[str, Process] = {}
         self._lock = threading.Lock()
@@ -138,7 +139,7 @@ class Patroni:
         local = {"logging_collector": "on", "log_directory": str(pg.pg_dir(node)),
                  "log_filename": "postgres.log",
                  "unix_socket_directories": str(pg.socket_dir(node))}
-        sync = pg.sync != "off"
+        sync = pg.sync in WAITS_FOR_STANDBYS
         n_standbys = len(self._cluster.nodes) - 1
         hosts = ",".join(f"{n.address}:{ETCD_PORT}" for n in self._cluster.nodes)
         params = "".join(f"        {k}: '{v}'\n" for k, v in shared.items())

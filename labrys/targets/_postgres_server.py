@@ -30,9 +30,15 @@ ISOLATION = {"read-committed": "read committed", "repeatable-read": "repeatable 
              "serializable": "serializable"}
 """The ``isolation`` option's values, as PostgreSQL spells them."""
 
-SYNC = {"off": "local", "on": "on", "remote_apply": "remote_apply"}
-"""The ``sync`` option: what ``synchronous_commit`` becomes. ``off`` keeps replication
-asynchronous (no synchronous standbys; commits wait for the local flush only)."""
+SYNC = ("off", "local", "remote_write", "on", "remote_apply")
+"""The ``sync`` option: PostgreSQL's own ``synchronous_commit``, weakest first. ``off``:
+a commit returns before its WAL is flushed, even locally (the documentation bounds what
+a crash loses to three times ``wal_writer_delay``, 600 ms by default); ``local``: after
+the local flush, replicas asynchronous; the others make every replica a synchronous
+standby (`WAITS_FOR_STANDBYS`) and also wait until it has written, flushed or applied
+the commit's WAL."""
+
+WAITS_FOR_STANDBYS = ("remote_write", "on", "remote_apply")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,7 +47,7 @@ class PgServers:
 
     Attributes:
         bin: the folder holding ``initdb``, ``postgres`` and ``pg_basebackup``.
-        sync: the ``sync`` option (``off``, ``on`` or ``remote_apply``).
+        sync: the ``sync`` option (one of `SYNC`).
         isolation: the ``isolation`` option (``read-committed``…).
     """
 
@@ -70,13 +76,13 @@ class PgServers:
         """
         replicas = [n.name for n in nodes[1:]]
         names = ""
-        if self.sync != "off" and replicas:
+        if self.sync in WAITS_FOR_STANDBYS and replicas:
             # Every replica synchronous: the claim is that *any* replica is current.
             names = f"ANY {len(replicas)} ({', '.join(replicas)})"
         return {
             "wal_level": "replica", "max_wal_senders": "10", "max_replication_slots": "10",
             "hot_standby": "on", "wal_keep_size": "256MB",
-            "synchronous_commit": SYNC[self.sync],
+            "synchronous_commit": self.sync,
             "synchronous_standby_names": names,
             "default_transaction_isolation": ISOLATION[self.isolation],
             "max_connections": "200", "shared_buffers": "32MB",

@@ -1,8 +1,10 @@
 """etcd: a Raft key-value store, one member per node, and a register client over HTTP.
 
 Set-up. Every node runs one member listening on the node's own address (peers on
-2380, clients on 2379), with a data directory inside the node's directory, which is
-new for every cluster, so every run starts from an empty store. The member is a
+2380, clients on 2379), with a data directory the node gives it (`Node.data_dir`: on a
+lazy disk when the run loses unsynced data), new for every cluster, so every run
+starts from an empty store. etcd fsyncs its write-ahead log before it acknowledges a
+write, so a power failure should lose nothing acknowledged. The member is a
 direct child of labrys (`Node.spawn`), which is what lets a kill be followed by a
 clean restart: the old process is reaped before the new one takes the data
 directory's lock. A restart after a kill uses ``--initial-cluster-state existing``
@@ -93,12 +95,16 @@ class Etcd:
         binary: the etcd executable.
         read_mode: ``linearizable`` or ``serializable``.
         client_timeout_s: per-request timeout of the clients it opens.
+        store_only: etcd is another target's store (Patroni's), standing for machines of
+            its own, so its data is never on a lazy disk.
     """
 
-    def __init__(self, *, binary: str, read_mode: str, client_timeout_s: float) -> None:
+    def __init__(self, *, binary: str, read_mode: str, client_timeout_s: float,
+                 store_only: bool = False) -> None:
         self.binary = binary
         self.read_mode = read_mode
         self.client_timeout_s = client_timeout_s
+        self.store_only = store_only
         self._cluster: Cluster | None = None
         self._members: dict[str, _Member] = {}
         self._lock = threading.Lock()
@@ -108,7 +114,6 @@ class Etcd:
     def setup(self, cluster: Cluster) -> None:
         self._cluster = cluster
         for node in cluster.nodes:
-            node.remove(node.directory / "etcd-data")
             self._spawn(node, state="new")
         deadline = time.monotonic() + _START_TIMEOUT_S
         for node in cluster.nodes:
@@ -196,6 +201,14 @@ class Etcd:
         assert self._cluster is not None
         return self._cluster.node(name)
 
+    def _data_dir(self, node: Node) -> Path:
+        if not self.store_only:
+            return node.data_dir("etcd-data")
+        # Another target's store stands for machines of its own: a power failure of
+        # this node's database does not reach it, so its data stays on a plain disk.
+        node.make_dir("etcd-data")
+        return node.directory / "etcd-data"
+
     def _signal(self, node: str, sig: int) -> None:
         with self._lock:
             member = self._members.get(node)
@@ -208,7 +221,7 @@ class Etcd:
         argv = [
             self.binary,
             "--name", node.name,
-            "--data-dir", str(node.directory / "etcd-data"),
+            "--data-dir", str(self._data_dir(node)),
             "--listen-peer-urls", f"http://{node.address}:{PEER_PORT}",
             "--initial-advertise-peer-urls", f"http://{node.address}:{PEER_PORT}",
             "--listen-client-urls", f"http://{node.address}:{CLIENT_PORT}",

@@ -7,6 +7,10 @@ have flushed the WAL, ``remote_apply`` until they have applied it, which the
 documentation says makes a committed transaction visible on those standbys
 ("remote_apply ... causes each commit to wait until the current synchronous standbys
 report that they have replayed the transaction, making it visible to user queries").
+``synchronous_commit=off`` trades durability for speed and says how much: a crash may
+lose the commits of the last three ``wal_writer_delay`` (600 ms by default), without
+leaving the database inconsistent ("the database will be restored to a consistent state
+... the most recent transactions might be lost"); the ``lose-unsynced`` fault tests it.
 The isolation levels are the documented ones: read committed, repeatable read
 (implemented as snapshot isolation) and serializable (SSI, Cahill et al. 2008; Ports
 and Grittner 2012). With ``ha=patroni``, Patroni promotes a standby when the leader
@@ -67,9 +71,11 @@ OPTIONS: dict[str, Option] = {
         Option(name="pg_bin", default="/usr/lib/postgresql/15/bin", parse=str,
                expected="the folder holding initdb, postgres and pg_basebackup",
                help="PostgreSQL's programs (default: Debian's PostgreSQL 15)"),
-        Option(name="sync", default="off", parse=choice(*SYNC), expected="off, on or remote_apply",
-               help="off: asynchronous replicas; on / remote_apply: every replica is a "
-                    "synchronous standby and commits wait for its flush / its replay"),
+        Option(name="sync", default="local", parse=choice(*SYNC),
+               expected="off, local, remote_write, on or remote_apply",
+               help="synchronous_commit: off (no wait even for the local flush), local "
+                    "(asynchronous replicas), or every replica a synchronous standby that "
+                    "commits wait for: remote_write, on (its flush), remote_apply"),
         Option(name="isolation", default="read-committed", parse=choice(*ISOLATION),
                expected="read-committed, repeatable-read or serializable",
                help="default_transaction_isolation of every transaction"),
@@ -222,6 +228,11 @@ class Postgres:
         node.remove(self.pg.pg_dir(node))
         for path in (self.pg.pg_dir(node), self.pg.socket_dir(node)):
             node.make_dir(path, owner=USER)
+        # Empty, and on a lazy disk if the run loses unsynced data: initdb and
+        # pg_basebackup fill an empty directory as they would a new one, but only
+        # initdb gives it the mode the server insists on.
+        data = node.data_dir(self.pg.data_dir(node), owner=USER)
+        self._run(node, ["chmod", "0700", str(data)], "chmod of the data directory")
 
     def _run(self, node: Node, argv: list[str], what: str, *, input: str | None = None) -> None:
         result = node.run(self.pg.as_postgres(argv), input=input, timeout_s=120)

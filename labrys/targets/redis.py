@@ -18,9 +18,14 @@ announcing the node's own address. Both are direct children of labrys (`Node.spa
 with config files in the node's directory that they may rewrite (Sentinel persists
 its view of the topology there, and rewrites a demoted server's ``replicaof``), so a
 server killed and started again comes back with whatever role Sentinel last gave it.
-Append-only persistence (``appendfsync everysec``) keeps a restarted server's data: an
-empty restarted primary that replicas resynchronised from would lose everything, a
-real hazard but not the one this target sets out to show.
+Append-only persistence (``appendonly yes``, the default here) keeps a restarted
+server's data: an empty restarted primary that replicas resynchronised from would lose
+everything. The data (the AOF) lives in a directory the node gives (`Node.data_dir`, on
+a lazy disk when the run loses unsynced data), apart from the configuration and logs.
+``appendfsync`` says when the AOF is fsynced, and Redis's documentation says what each
+choice risks: ``always`` after every write, before replying; ``everysec`` once a
+second ("you may lose 1 second of data if there is a disaster"); ``no`` when the kernel
+pleases.
 
 Readiness: every server answers PING, every replica's link to the primary is up, and
 every sentinel knows the primary, the replicas and the other sentinels (discovery by
@@ -88,6 +93,13 @@ OPTIONS: dict[str, Option] = {
         Option(name="failover_timeout_ms", default=10000, parse=positive_int,
                expected="a whole number of milliseconds > 0",
                help="Sentinel's failover-timeout (also the wait before retrying one)"),
+        Option(name="appendonly", default="yes", parse=choice("yes", "no"), expected="yes or no",
+               help="keep an append-only file (AOF); without one, and with snapshots off, "
+                    "a restarted server starts empty"),
+        Option(name="appendfsync", default="everysec", parse=choice("always", "everysec", "no"),
+               expected="always, everysec or no",
+               help="when the AOF is fsynced: before each reply, once a second, or when the "
+                    "kernel decides"),
         Option(name="min_replicas_to_write", default=0, parse=non_negative_int,
                expected="a whole number >= 0",
                help="the primary refuses writes unless this many replicas are in touch"),
@@ -134,8 +146,9 @@ class Redis:
         self._cluster = cluster
         primary = cluster.nodes[0]
         for node in cluster.nodes:
+            data = node.data_dir(self._dir(node) / "data")
             node.write_file(self._dir(node) / "redis.conf",
-                            self._server_conf(node, None if node is primary else primary))
+                            self._server_conf(node, None if node is primary else primary, data))
             self._spawn_server(node)
         for node in cluster.nodes:
             node.write_file(self._dir(node) / "sentinel.conf", self._sentinel_conf(node, primary))
@@ -236,11 +249,12 @@ class Redis:
         if process is not None and process.alive:
             process.signal(sig)
 
-    def _server_conf(self, node: Node, primary: Node | None) -> str:
+    def _server_conf(self, node: Node, primary: Node | None, data: Path) -> str:
         o = self.options
         lines = [
             f"bind {node.address}", f"port {PORT}", "protected-mode no", "daemonize no",
-            f"dir {self._dir(node)}", 'logfile ""', "appendonly yes", "appendfsync everysec",
+            f"dir {data}", 'logfile ""',
+            f"appendonly {o['appendonly']}", f"appendfsync {o['appendfsync']}",
             'save ""',
             f"min-replicas-to-write {o['min_replicas_to_write']}",
             f"min-replicas-max-lag {o['min_replicas_max_lag']}",

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from labrys.control import LocalNode, NodeProcess, leftovers
+from labrys.control._lazyfs import lazyfs_program
+from labrys.errors import ControlError
 
 missing = [tool for tool in ("ip", "iptables", "iptables-restore") if shutil.which(tool) is None]
 needs_root = [
@@ -30,6 +32,22 @@ needs_root = [
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 needs_etcd = pytest.mark.skipif(not Path(ETCD).exists(),
                                 reason="etcd is not installed (apt-get install etcd-server)")
+
+
+def _lazyfs_missing() -> str:
+    try:
+        lazyfs_program()
+    except ControlError as e:
+        return str(e)
+    return ""
+
+
+_LAZYFS_MISSING = _lazyfs_missing()
+needs_lazyfs = [
+    pytest.mark.skipif(not Path("/dev/fuse").exists(), reason="no /dev/fuse (FUSE)"),
+    pytest.mark.skipif(bool(_LAZYFS_MISSING), reason=_LAZYFS_MISSING),
+]
+"""The lazy file system's tests need FUSE and the labrys-lazyfs program (besides root)."""
 
 TCP_PORT = 7000
 UDP_PORT = 7001

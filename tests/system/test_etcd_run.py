@@ -53,7 +53,7 @@ def test_a_short_run_against_real_etcd_records_checks_stores_and_cleans_up(tmp_p
     assert outcome.exit_code == {True: 0, False: 1, "unknown": 2}[outcome.verdict.valid]
 
     run = outcome.run.path
-    assert run.parent == tmp_path / "etcd-register-partition+kill"
+    assert run.parent == tmp_path / "etcd-register-partition+kill-etcd_binary=etcd-ops_per_key=50"
     assert (tmp_path / "latest").resolve() == run.resolve()
     for name in ("test.json", "history.jsonl", "results.json", "labrys.log"):
         assert (run / name).stat().st_size > 0, name
@@ -102,4 +102,5 @@ def test_ctrl_c_stops_the_workload_and_still_heals_checks_stores_and_cleans_up(t
     assert results["verdict"]["checker"] != "run"  # the workload's checkers ran
     assert len(read_history(run / "history.jsonl")) > 0
     assert "interrupted by Ctrl-C" in output
+    assert "Ctrl-C again to skip the checks" in output  # said where the user looks
     _assert_nothing_left(_cluster_prefix(run))

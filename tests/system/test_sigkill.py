@@ -3,9 +3,11 @@
 A killed run runs no clean-up of its own; its guardian (`labrys.control.Guardian`)
 must notice and remove the cluster. The run is killed at four moments: while etcd is
 being set up, during the workload, while the teardown heals the faults, and while it
-stops the database. Each time, within a few seconds, no namespace, veth, bridge,
-iptables rule or process of the run's cluster may be left, and the guardian must have
-gone too. Skipped without root or etcd; about 40 s in all.
+stops the database; and once more during the workload of a run whose data is on lazy
+disks (``lose-unsynced``), which leaves FUSE mounts to detach as well. Each time, within
+a few seconds, no namespace, veth, bridge, iptables rule, mount or process of the run's
+cluster may be left, and the guardian must have gone too. Skipped without root or etcd;
+about 50 s in all.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from labrys.control import leftovers
-from tests.system._netns import ETCD, needs_etcd, needs_root
+from tests.system._netns import ETCD, needs_etcd, needs_lazyfs, needs_root
 
 pytestmark = [pytest.mark.slow, *needs_root, needs_etcd]
 
@@ -59,11 +61,14 @@ def _cluster_processes(prefix: str) -> list[str]:
     return [line for line in found if _alive(int(line.split()[0]))]
 
 
-@pytest.mark.parametrize("moment", sorted(MOMENTS))
-def test_a_run_killed_with_sigkill_leaves_nothing(tmp_path: Path, moment: str):
+@pytest.mark.parametrize(("moment", "nemesis"), [
+    *((moment, "partition,kill") for moment in sorted(MOMENTS)),
+    pytest.param("workload", "lose-unsynced", marks=needs_lazyfs),
+])
+def test_a_run_killed_with_sigkill_leaves_nothing(tmp_path: Path, moment: str, nemesis: str):
     store = tmp_path / "results"
     command = [sys.executable, "-m", "labrys.cli", "run", "--time-limit", "6",
-               "--nemesis", "partition,kill", "--nemesis-interval", "1", "--concurrency", "3",
+               "--nemesis", nemesis, "--nemesis-interval", "1", "--concurrency", "3",
                "--seed", "3", "--store", str(store), "--option", f"etcd_binary={ETCD}"]
     with open(tmp_path / "output", "wb") as output:
         run = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
@@ -74,6 +79,10 @@ def test_a_run_killed_with_sigkill_leaves_nothing(tmp_path: Path, moment: str):
             assert run.poll() is None, (tmp_path / "output").read_text()
             assert time.monotonic() < deadline, f"never reached {moment}"
             time.sleep(0.01)
+        if nemesis == "lose-unsynced":
+            prefix = re.search(r"nodes up: cluster (lb[0-9a-f]{4})", _log(store))[1]
+            mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+            assert any(f"/{prefix}/" in m and " - fuse labrys-lazyfs " in m for m in mounts)
         run.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         assert run.wait(timeout=10) == -signal.SIGKILL

@@ -1,7 +1,8 @@
 """Literal histories for the search-engine tests, one event a line.
 
 ``history("0 invoke write 1", "0 ok write 1")``: each line is
-``"<process> <type> <f> <value as JSON>"``, and an op's index is its line number.
+``"<process> <type> <f> <value as JSON>"``, and an op's index is its line number. A
+process that is not a number (``nemesis``) is a name.
 """
 
 import json
@@ -14,6 +15,7 @@ def history(*events: str) -> History:
     records = []
     for event in events:
         process, kind, f, value = event.split(None, 3)
-        records.append({"process": int(process), "type": kind, "f": f,
+        records.append({"process": int(process) if process.isdigit() else process,
+                        "type": kind, "f": f,
                         "value": json.loads(value)})
     return parse_history("\n".join(json.dumps(r) for r in records))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from labrys.client import Completion
+from labrys.control._lazyfs import DataDisks
 from labrys.control._machine import MachineNode
 from labrys.control._spawn import NodeProcess
 from labrys.generator import Invocation
@@ -36,6 +37,8 @@ class HostNode(MachineNode):
     exec_prefix: tuple[str, ...] = ()
     _processes: list[NodeProcess] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Commands run in this process's own mount namespace: a lazy disk needs no launcher.
+    _data: DataDisks = field(default_factory=DataDisks, repr=False)
 
 
 class HostCluster(FakeCluster):

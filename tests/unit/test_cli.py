@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,60 @@ def test_unknown_engine_is_refused(capsys):
     status, _, err = run(capsys, "check", "--engine", "gpu",
                          str(EXAMPLES / "register-valid.jsonl"))
     assert status == 255 and "unknown engine 'gpu'" in err
+
+
+def ten_thousand_ops(path: Path) -> Path:
+    """A linearizable register history of 10,000 ops (5,000 operations), five at a time.
+
+    Long enough that stating it for z3 alone (every pair of operations may be ordered by
+    real time) takes far more than two seconds.
+    """
+    lines = []
+    for r in range(1000):
+        for p in range(5):
+            f, value = ("write", r * 5 + p) if p % 2 == 0 else ("read", None)
+            lines.append({"process": p, "type": "invoke", "f": f, "value": value})
+        for p in range(5):
+            f, value = ("write", r * 5 + p) if p % 2 == 0 else ("read", r * 5 - 1 or None)
+            lines.append({"process": p, "type": "ok", "f": f, "value": value})
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_the_smt_engine_keeps_a_two_second_budget_on_ten_thousand_ops(capsys, tmp_path):
+    history = ten_thousand_ops(tmp_path / "long.jsonl")
+    started = time.monotonic()
+    status, out, _ = run(capsys, "check", "--json", "--engine", "smt", "--timeout", "2",
+                         "--model", "cas-register", str(history))
+    elapsed = time.monotonic() - started
+    verdict = json.loads(out)
+    assert status == 2 and verdict["valid"] == "unknown"
+    assert verdict["details"]["stopped"] == "time"
+    assert "reached its time limit of 2 s" in verdict["explanation"]
+    # The budget is what is under test, so its end is checked, with a generous margin
+    # for a loaded machine: before the fix this ran for over ten minutes.
+    assert elapsed < 5, elapsed
+
+
+def test_the_smt_engine_keeps_the_memory_budget_and_says_so(capsys, tmp_path):
+    history = ten_thousand_ops(tmp_path / "long.jsonl")
+    status, out, _ = run(capsys, "check", "--json", "--engine", "smt", "--memory-limit", "8",
+                         "--model", "cas-register", str(history))
+    verdict = json.loads(out)
+    assert status == 2 and verdict["details"]["stopped"] == "memory"
+    assert "reached its memory limit of 8 MB" in verdict["explanation"]
+    # The cap is lifted afterwards: z3 still answers a small question in this process.
+    status, _, _ = run(capsys, "check", "--engine", "smt", "--model", "cas-register",
+                       str(EXAMPLES / "register-valid.jsonl"))
+    assert status == 0
+
+
+def test_a_memory_budget_given_before_z3_has_started_is_kept_not_a_crash():
+    """z3 creates its context on first use; under the cap that allocation failed and
+    took the process down with a segmentation fault."""
+    done = subprocess.run([sys.executable, "-m", "labrys.cli", "check", "--engine", "smt",
+                           "--memory-limit", "1", "--model", "cas-register",
+                           str(EXAMPLES / "register-stale-read.jsonl")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "memory limit of 1 MB" in " ".join(done.stdout.split())

@@ -352,6 +352,12 @@ def causal_programs(draw: st.DrawFn) -> Programs:
 # -- the properties ------------------------------------------------------------------
 
 
+def holds(verdict: Any) -> bool:
+    """Valid, or vacuously so: a history without reads or writes has nothing to judge,
+    which the checkers say as unknown, and which no property here is about."""
+    return verdict.valid is True or bool(verdict.details.get("nothing_to_judge"))
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(register_programs(), st.randoms(use_true_random=False))
 def test_sequentially_consistent_histories_keep_every_session_guarantee_and_causality(
@@ -361,9 +367,10 @@ def test_sequentially_consistent_histories_keep_every_session_guarantee_and_caus
         return
     for check in SESSION_CHECKS:
         v = check(h, CheckOptions())
-        assert v.valid is True, (check.__name__, v.explanation)
+        assert holds(v), (check.__name__, v.explanation)
     v = check_causal(h, CheckOptions())
-    assert v.details["models"] == {"CC": True, "CM": True, "CCv": True}, v.explanation
+    assert holds(v) and v.details.get("models", {"CC": True, "CM": True, "CCv": True}) == {
+        "CC": True, "CM": True, "CCv": True}, v.explanation
 
 
 @settings(max_examples=300, deadline=None)
@@ -375,7 +382,7 @@ def test_session_holds_exactly_when_one_version_order_keeps_all_four(
     if found is None:  # a read of a value no write (that happened) wrote
         assert verdict.valid is False
         return
-    assert (verdict.valid is True) == version_order_exists(*found), verdict.explanation
+    assert holds(verdict) == version_order_exists(*found), verdict.explanation
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -412,4 +419,4 @@ def test_linearizable_implies_sequential_implies_each_session_guarantee(
         assert seq is True
     if seq is True:
         for check in SESSION_CHECKS:
-            assert check(h, CheckOptions()).valid is True
+            assert holds(check(h, CheckOptions()))

@@ -169,3 +169,4 @@ def test_wait_times_out_on_a_running_process(tmp_path):
                     env=dict(os.environ))  # fmt: skip
     assert process.wait(timeout_s=0.05) is None
     assert process.kill() == -signal.SIGKILL
+

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from labrys.errors import UsageError
-from labrys.harness import Context, TestSpec
-from labrys.harness._faults import FaultTracker, plan_faults
+from labrys.errors import ControlError, UsageError
+from labrys.harness import Context, Invocation, TestSpec
+from labrys.harness._faults import FaultTracker, NemesisClient, plan_faults
 from labrys.nemesis import FAULTS
 from tests.unit._nemesis_fakes import FakeCluster, NoCapabilities, ProcessTarget
 
@@ -83,8 +83,10 @@ def test_the_display_knows_every_faults_start_and_heal_ops():
     for fault in FAULTS.values():
         for start in fault.starts:
             tracker.update(start)
-            assert tracker.names() == [fault.name]
-            tracker.update(fault.heal)
+            # A fault without a heal is over when its op returns: never in force.
+            assert tracker.names() == ([fault.name] if fault.heal else [])
+            if fault.heal:
+                tracker.update(fault.heal)
             assert tracker.names() == []
 
 
@@ -95,3 +97,25 @@ def test_the_display_tracks_faults_in_force_from_nemesis_ops():
     assert tracker.names() == ["kill"]
     tracker.update("start")
     assert tracker.names() == []
+
+
+class _Nemesis:
+    def invoke(self, f, value):
+        if f == "kill":
+            raise ControlError("n2 did not answer")
+        return {"topology": value, "partition": {"n1": ["n2"], "n2": ["n1"]}}
+
+
+def test_each_nemesis_action_and_its_failure_is_logged_with_what_it_did():
+    lines: list[str] = []
+    faults = FaultTracker()
+    client = NemesisClient(_Nemesis(), faults.update, log=lines.append)
+    done = client.invoke(Invocation(f="start-partition", value="halves"))
+    failed = client.invoke(Invocation(f="kill", value="one"))
+    assert lines == [
+        'nemesis start-partition: {"topology": "halves", "partition": '
+        '{"n1": ["n2"], "n2": ["n1"]}}',
+        "nemesis kill failed: n2 did not answer",
+    ]
+    assert done.error is None and failed.error == "n2 did not answer"
+    assert faults.names() == ["partition"]

@@ -3,7 +3,8 @@
 The layers, top to bottom (a module may import from its own layer or any below it):
 
     cli, _lazy                         the command line, and its lazily loaded commands
-    harness, report, _check            run orchestration, and what shows its results
+    harness, report, _check,           run orchestration, and what shows its results;
+    _stored_run                        checking a stored run as it was checked
     targets, workloads, nemesis        the parts a run drives
     control, checkers, generator,      nodes; verdicts; the types clients and
     client, options                    generators share
@@ -26,7 +27,7 @@ LAYERS = (
     ("history", "models"),
     ("control", "checkers", "generator", "client", "options"),
     ("targets", "workloads", "nemesis"),
-    ("harness", "report", "_check"),
+    ("harness", "report", "_check", "_stored_run"),
     ("cli", "_lazy"),
 )
 ROOT = Path(labrys.__file__).parent

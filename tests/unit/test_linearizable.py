@@ -10,6 +10,7 @@ import pytest
 from labrys.checkers import CheckOptions, run_checker
 from labrys.checkers._linearizable import check_linearizable, check_sequential
 from labrys.checkers._linearizable_explain import explain_part
+from labrys.checkers._native_engine import native_module
 from labrys.checkers._wgl import Outcome
 from labrys.errors import UsageError
 from labrys.history import parse_history
@@ -257,9 +258,19 @@ def test_queue_and_set_and_counter_models_through_the_checker():
     assert lin(counter, model="counter").valid is False
 
 
-def test_an_empty_history_is_linearizable():
+def test_an_empty_history_has_nothing_to_judge_and_is_unknown_not_vacuously_valid():
     v = lin(parse_history(""))
-    assert (v.valid, v.details["operations"]) == (True, 0)
+    assert (v.valid, v.details["nothing_to_judge"]) == ("unknown", True)
+    assert v.explanation.startswith("Nothing to judge: the history has no operation of the "
+                                    "cas-register model that may have taken effect")
+
+
+def test_failed_operations_and_crashed_reads_leave_nothing_to_judge():
+    v = lin(history("0 invoke write 1", "0 fail write 1", "1 invoke read null",
+                    "1 info read null"))
+    assert v.valid == "unknown" and v.details["nothing_to_judge"] is True
+    # A crashed write may have taken effect: that is something to order.
+    assert lin(history("0 invoke write 1", "0 info write 1")).valid is True
 
 
 # -- budgets ----------------------------------------------------------------------------------
@@ -290,6 +301,19 @@ def test_running_out_of_memory_is_unknown_with_the_reason():
     v = lin(HARD, memory_limit_mb=1)
     assert (v.valid, v.details["stopped"]) == ("unknown", "memory")
     assert "its memory limit of 1 MB" in v.explanation
+
+
+@pytest.mark.parametrize("engine", ["python", "native"])
+@pytest.mark.parametrize(("budget", "stopped", "says"), [
+    ({"timeout_s": 0.05}, "time", "its time limit of 0.05 s"),
+    ({"memory_limit_mb": 1}, "memory", "its memory limit of 1 MB"),
+])
+def test_each_search_engine_keeps_each_budget_and_names_it(engine, budget, stopped, says):
+    if engine == "native" and native_module() is None:
+        pytest.skip("the native core is not installed (make setup builds it with cargo)")
+    v = lin(HARD, engine=engine, **budget)
+    assert (v.valid, v.details["stopped"], v.details["engine"]) == ("unknown", stopped, engine)
+    assert says in v.explanation
 
 
 def test_the_same_kind_of_history_is_decided_given_the_budget():

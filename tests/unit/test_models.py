@@ -265,3 +265,35 @@ def test_counter_adds_and_reads_the_total():
         "read returned 1, but the counter held 2")
     with pytest.raises(UsageError, match="expects a number"):
         m.prepare([call("add", "one")])
+
+
+def test_independent_keys_are_one_object_per_key_with_each_keys_own_preparation():
+    m = get_model("cas-register", independent=True)
+    assert isinstance(m, Partitionable) and m.name == "independent cas-register"
+    calls = [call("write", [0, 3], index=0), call("read", [1, None], index=2),
+             call("read", [0, None], index=4, known=False), call("cas", [1, [None, 2]], index=6)]
+    # Key 0's crashed read is dropped (it saw nothing); key 1's read of nil stays.
+    prepared = m.prepare(calls)
+    assert [(c.index, c.value) for c in prepared] == [(0, (0, 3)), (2, (1, None)),
+                                                       (6, (1, (None, 2)))]
+    parts = m.partition(prepared)
+    assert [(p.key, [c.index for c in p.calls], [c.value for c in p.calls]) for p in parts] == [
+        (0, [0], [3]), (1, [2, 6], [None, (None, 2)])]
+    assert all(p.model == CASRegister() for p in parts)
+
+
+def test_independent_keys_step_as_a_map_from_keys_to_states():
+    m = get_model("cas-register", 0, independent=True)
+    state = m.step(m.init(), call("write", [1, 5]))
+    assert state == ((1, 5),) and m.describe_state(state) == "{1 = 5}"
+    assert m.step(state, call("read", [2, 0])) == state  # key 2 never written: 0
+    assert m.step(state, call("read", [1, 0])).reason == "read returned 0, but the register held 5"
+    assert m.step(state, call("write", [1, 0])) == ()  # back to the initial value
+    assert m.describe_state(()) == "every key = 0"
+    assert m.describe_op(call("cas", [1, [5, 6]])) == "key 1: cas 5→6"
+
+
+def test_independent_keys_refuse_a_value_that_is_not_a_pair():
+    with pytest.raises(UsageError, match=r"op 0: write with value 3 does not fit the "
+                                         r"independent register model, which expects \[key"):
+        get_model("register", independent=True).prepare([call("write", 3)])

@@ -22,8 +22,8 @@ def counts(v: Verdict) -> list[int]:
 
 def test_empty() -> None:
     v = check()
-    assert summary(v) == (True, [])
-    assert counts(v) == [0, 0, 0, 0, 0, 0, 0]
+    assert summary(v) == ("unknown", [])
+    assert v.details == {"nothing_to_judge": True}
 
 
 def test_possible_enqueue_but_no_dequeue() -> None:

@@ -63,7 +63,7 @@ def test_a_workload_whose_client_the_target_lacks_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(("target", "key", "value", "expected"), [
-    ("postgres", "sync", "maybe", "expected off, on or remote_apply"),
+    ("postgres", "sync", "maybe", "expected off, local, remote_write, on or remote_apply"),
     ("postgres", "isolation", "snapshot", "expected read-committed, repeatable-read or "
                                           "serializable"),
     ("postgres", "ha", "pacemaker", "expected none or patroni"),
@@ -309,6 +309,14 @@ def test_synchronous_replication_names_every_standby(tmp_path):
         "synchronous_standby_names"] == ""
 
 
+@pytest.mark.parametrize("sync", ["off", "local"])
+def test_sync_off_and_local_are_synchronous_commit_with_asynchronous_replicas(tmp_path, sync):
+    pg = postgres.Postgres(parse_options(postgres.OPTIONS, {"sync": sync}))
+    settings = pg.pg.shared_settings(FakeCluster(tmp_path).nodes)
+    assert (settings["synchronous_commit"], settings["synchronous_standby_names"]) == (sync, "")
+    assert postgres.OPTIONS["sync"].default == "local"
+
+
 def test_patroni_keeps_node_paths_out_of_the_shared_settings(tmp_path):
     pg = postgres.Postgres(parse_options(postgres.OPTIONS, {"ha": "patroni", "sync": "on"}))
     cluster = FakeCluster(tmp_path)
@@ -319,6 +327,20 @@ def test_patroni_keeps_node_paths_out_of_the_shared_settings(tmp_path):
     assert "log_directory" not in shared and "synchronous_standby_names" not in config
     assert "synchronous_mode: true" in shared and "synchronous_node_count: 2" in shared
     assert "hosts: 10.0.0.2:2379,10.0.0.3:2379,10.0.0.4:2379" in shared
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ({}, ["appendonly yes", "appendfsync everysec"]),
+    ({"appendfsync": "always"}, ["appendonly yes", "appendfsync always"]),
+    ({"appendonly": "no", "appendfsync": "no"}, ["appendonly no", "appendfsync no"]),
+])
+def test_redis_persistence_options_reach_the_server_configuration(tmp_path, options, expected):
+    target = redis_target.Redis(parse_options(redis_target.OPTIONS, options))
+    cluster = FakeCluster(tmp_path)
+    conf = target._server_conf(cluster.nodes[1], cluster.nodes[0], tmp_path / "data")
+    lines = conf.splitlines()
+    assert [line for line in lines if line.startswith("append")] == expected
+    assert f"dir {tmp_path / 'data'}" in lines and "replicaof 10.0.0.2 6379" in lines
 
 
 def test_redis_sentinels_know_each_other_and_the_replicas_from_the_start(tmp_path):

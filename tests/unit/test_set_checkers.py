@@ -31,8 +31,8 @@ def history(*rows: Row) -> History:
 def test_set_never_read_is_unknown() -> None:
     v = check_set(history(inv(0, "add", 0), ok(0, "add", 0)), CheckOptions())
     assert summary(v) == (UNKNOWN, [])
-    assert "never read" in v.explanation
-    assert v.details == {"attempt-count": 1, "acknowledged-count": 1}
+    assert "no successful read of the set" in v.explanation
+    assert v.details == {"attempt-count": 1, "acknowledged-count": 1, "nothing_to_judge": True}
 
 
 def test_set_every_acknowledged_add_in_final_read() -> None:

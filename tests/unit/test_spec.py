@@ -21,6 +21,16 @@ def test_the_default_spec_is_the_default_run_of_the_issue():
     assert spec.test_name == "etcd-register-partition+kill"
 
 
+def test_runs_configured_differently_get_different_folder_names():
+    plain = TestSpec(nemesis=("partition",))
+    serializable = TestSpec(nemesis=("partition",), options={"read_mode": "serializable"})
+    assert serializable.test_name == "etcd-register-partition-read_mode=serializable"
+    assert plain.test_name != serializable.test_name
+    # A path keeps its file name; nothing that would be a folder separator survives.
+    named = TestSpec(nemesis=(), options={"etcd_binary": "/opt/etcd v3/etcd", "b": "x y"})
+    assert named.test_name == "etcd-register-none-b=x_y-etcd_binary=etcd"
+
+
 def test_toml_then_flags_flags_win_and_options_merge_per_key(tmp_path: Path):
     path = tmp_path / "spec.toml"
     path.write_text('nemesis = ["partition"]\ntime-limit = 30\nconcurrency = 4\n'

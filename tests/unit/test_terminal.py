@@ -47,3 +47,12 @@ def test_long_anomaly_lists_are_cut_with_a_count():
     anomalies = tuple(Anomaly(kind="lost", ops=(i,), explanation=f"{i} lost") for i in range(13))
     text = render(Verdict(checker="set", valid=False, anomalies=anomalies))
     assert text.splitlines()[-1] == "  … and 3 more anomalies (all of them are in --json)"
+
+
+def test_after_a_run_the_cut_anomalies_are_pointed_to_in_results_json():
+    anomalies = tuple(Anomaly(kind="lost", ops=(i,), explanation=f"{i} lost") for i in range(11))
+    console = Console(record=True, width=200, color_system=None)
+    print_verdict(console, Verdict(checker="set", valid=False, anomalies=anomalies),
+                  title="verdict", everything_in="results/x/1/results.json")
+    assert console.export_text().splitlines()[-1] == (
+        "  … and 1 more anomalies (all of them are in results/x/1/results.json)")
