@@ -38,7 +38,7 @@ from labrys.targets._cassandra_config import (
     logback_xml,
     nodetool_argv,
 )
-from labrys.targets._cassandra_jars import find_jars
+from labrys.targets._cassandra_jars import Jars, find_jars
 from labrys.targets._errors import classify
 from labrys.targets.cassandra import OPTIONS, Cassandra
 from tests.unit._nemesis_fakes import FakeCluster
@@ -125,6 +125,37 @@ def test_more_replicas_than_nodes_is_refused_before_anything_starts():
         target.setup(FakeCluster(3))
     assert str(caught.value) == ("--option replication_factor=4 is more than the 3 nodes; "
                                  "use at most the number of nodes")
+
+
+class _RemoteNode:
+    """A node that does not share the control machine's disk: files only by write_file."""
+
+    def __init__(self, has: set[str]) -> None:
+        self.files: dict[str, bytes | str] = {}
+        self.has = has
+
+    def exists(self, path: Any) -> bool:
+        return str(path) in self.has or str(path) in self.files
+
+    def write_file(self, path: Any, data: bytes | str) -> None:
+        self.files[str(path)] = data
+
+
+def test_jars_are_copied_through_the_node_only_to_a_node_that_lacks_them(tmp_path):
+    lib = tmp_path / "5.0.9" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "cassandra-all-5.0.9.jar").write_bytes(b"server")
+    (lib / "jamm-0.4.0.jar").write_bytes(b"agent")
+    target = Cassandra(parse_options(OPTIONS, {}))
+    target._jars = Jars(version="5.0.9", lib=lib, jamm=lib / "jamm-0.4.0.jar")
+    remote = _RemoteNode(has=set())
+    target._install_jars(remote)  # type: ignore[arg-type]
+    assert remote.files == {str(lib / "cassandra-all-5.0.9.jar"): b"server",
+                            str(lib / "jamm-0.4.0.jar"): b"agent",
+                            str(tmp_path / "5.0.9" / ".complete"): ""}
+    local = _RemoteNode(has={str(tmp_path / "5.0.9" / ".complete")})
+    target._install_jars(local)  # type: ignore[arg-type]
+    assert local.files == {}
 
 
 @pytest.mark.parametrize(("key", "value", "expected"), [
