@@ -54,8 +54,12 @@ EOF
 rm -rf "$dest"
 mkdir -p "$dest"
 echo "cassandra $version: fetching cassandra-all and its runtime dependencies with Maven"
+# Maven's output is kept and shown only if it fails (its quiet mode still prints
+# terminal colour codes).
 if ! mvn -B -q -Dstyle.color=never -f "$work/pom.xml" -Dmaven.repo.local="$cache/m2" \
-        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dest/lib"; then
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dest/lib" \
+        > "$work/mvn.log" 2>&1; then
+    tail -n 20 "$work/mvn.log" >&2
     echo "cassandra $version: Maven could not fetch org.apache.cassandra:cassandra-all:$version" >&2
     rm -rf "$dest"
     exit 1
