@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup system native cassandra test demo bench bench-full lint
+.PHONY: setup system native cassandra test demo bench bench-full lint fuzz
 
 setup: system $(STAMP) native cassandra
 
@@ -43,6 +43,12 @@ bench-full: setup
 	@for b in bench/bench_*.py; do \
 		case $$b in *bench_engines.py) full=--full;; *) full=;; esac; \
 		echo "== $$b $$full"; $(PY) $$b $$full || exit 1; done
+
+# Every reader of user files (histories, specs) fuzzed for FUZZ_SECONDS, 30 minutes by
+# default; `make test` runs a few seconds of the same (tests/fuzz/run.py says more).
+FUZZ_SECONDS ?= 1800
+fuzz: setup
+	$(PY) -m tests.fuzz.run --seconds $(FUZZ_SECONDS)
 
 lint: setup
 	$(VENV)/bin/ruff check labrys tests bench

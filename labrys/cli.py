@@ -142,6 +142,9 @@ def check(
     wfr_keys: Annotated[bool, typer.Option(
         "--wfr-keys", help="rw-register: infer version orders from a write that follows a "
         "read of the same key in one transaction.")] = False,
+    per_key: Annotated[bool, typer.Option(
+        "--per-key", help="session guarantees: judge each key on its own, not the whole "
+        "database at once (Terry's definition).")] = False,
     causal_model: Annotated[str | None, typer.Option(
         help="causal: the model claimed: cc (default), cm (causal memory) or ccv "
         "(causal convergence).")] = None,
@@ -185,6 +188,8 @@ def check(
         extra["wfr_keys"] = True
     if causal_model is not None:
         extra["causal_model"] = causal_model
+    if per_key:
+        extra["per_key"] = True
     options = CheckOptions(
         model=model,
         init=_parse_init(init),

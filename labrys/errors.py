@@ -14,15 +14,32 @@ goes to the run's log.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
 class LabrysError(Exception):
     """A problem labrys can describe in one line, with what to do about it."""
+
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel = 3
+_BRIEF.maxstring = _BRIEF.maxother = _BRIEF.maxlong = 60
+_BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxset = _BRIEF.maxdict = 6
+
+
+def brief(value: Any) -> str:
+    """``value`` as an error message shows it: its repr, cut to a few dozen characters
+    and three levels of nesting, so that one bad value in a file of any size still
+    makes a one-line message."""
+    try:
+        return _BRIEF.repr(value)
+    except ValueError:  # an integer too long to write in decimal
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
 
 
 class UsageError(LabrysError):

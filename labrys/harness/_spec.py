@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from labrys.control import RUNTIMES
-from labrys.errors import UsageError
+from labrys.errors import UsageError, brief
 from labrys.nemesis import FAULTS
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -175,7 +176,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]")
 
 def _check(ok: bool, key: str, value: object, expected: str) -> None:
     if not ok:
-        raise UsageError(f"{key}={value!r} is not valid; expected {expected}")
+        raise UsageError(f"{key}={brief(value)} is not valid; expected {expected}")
 
 
 def _to_plain(value: Any) -> Any:
@@ -193,15 +194,16 @@ def _coerce(key: str, value: Any) -> Any:
         if value is None and attr == "seed":
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise UsageError(f"{key}={value!r} is not valid; expected a whole number")
+            raise UsageError(f"{key}={brief(value)} is not valid; expected a whole number")
         return value
     if attr in ("nemesis_interval_s", "time_limit_s", "rate"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise UsageError(f"{key}={value!r} is not valid; expected a number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+                value):
+            raise UsageError(f"{key}={brief(value)} is not valid; expected a finite number")
         return float(value)
     if attr == "leave_running":
         if not isinstance(value, bool):
-            raise UsageError(f"{key}={value!r} is not valid; expected true or false")
+            raise UsageError(f"{key}={brief(value)} is not valid; expected true or false")
         return value
     if attr == "nemesis":
         return parse_nemesis(value)
@@ -209,12 +211,13 @@ def _coerce(key: str, value: Any) -> Any:
         return parse_topologies(value)
     if attr in ("options", "runtime_options"):
         if not isinstance(value, Mapping):
-            raise UsageError(f"{key}={value!r} is not valid; expected a table of key = value")
+            raise UsageError(f"{key}={brief(value)} is not valid; "
+                             "expected a table of key = value")
         return {str(k): _option_text(v) for k, v in value.items()}
     if attr == "name" and value is None:
         return None
     if not isinstance(value, str):
-        raise UsageError(f"{key}={value!r} is not valid; expected text")
+        raise UsageError(f"{key}={brief(value)} is not valid; expected text")
     return value
 
 
@@ -223,7 +226,7 @@ def _option_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str | int | float):
         return str(value)
-    raise UsageError(f"option value {value!r} is not valid; expected text, a number or a bool")
+    raise UsageError(f"option value {brief(value)} is not valid; expected text, a number or a bool")
 
 
 def parse_nemesis(value: Any) -> tuple[str, ...]:
@@ -231,7 +234,7 @@ def parse_nemesis(value: Any) -> tuple[str, ...]:
     items = _comma_list("nemesis", value, "partition,kill")
     items = [item for item in items if item and item != "none"]
     if len(set(items)) != len(items):
-        raise UsageError(f"nemesis={value!r} names a fault twice; name each once")
+        raise UsageError(f"nemesis={brief(value)} names a fault twice; name each once")
     return tuple(items)
 
 
@@ -254,7 +257,8 @@ def _comma_list(key: str, value: Any, example: str) -> list[str]:
         return [part.strip() for part in value.split(",")]
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return [part.strip() for part in value]
-    raise UsageError(f"{key}={value!r} is not valid; expected a comma list such as '{example}'")
+    raise UsageError(f"{key}={brief(value)} is not valid; "
+                     f"expected a comma list such as '{example}'")
 
 
 def parse_option(text: str, *, flag: str = "--option",
@@ -262,7 +266,7 @@ def parse_option(text: str, *, flag: str = "--option",
     """``key=value`` from ``--option`` (or ``flag``); refuses anything else."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise UsageError(f"{flag} {text!r} is not valid; expected key=value, "
+        raise UsageError(f"{flag} {brief(text)} is not valid; expected key=value, "
                          f"e.g. {flag} {example}")
     return key.strip(), value.strip()
 
@@ -280,7 +284,7 @@ def spec_from_mapping(raw: Mapping[str, Any], *, source: str) -> dict[str, Any]:
         key = raw_key.replace("-", "_")
         if key not in _KEYS:
             raise UsageError(
-                f"{source}: unknown key {raw_key!r}; known keys: {', '.join(_KEYS)}"
+                f"{source}: unknown key {brief(raw_key)}; known keys: {', '.join(_KEYS)}"
             )
         try:
             out[_KEYS[key]] = _coerce(key, value)
@@ -289,30 +293,54 @@ def spec_from_mapping(raw: Mapping[str, Any], *, source: str) -> dict[str, Any]:
     return out
 
 
+_MAX_SPEC_CHARS = 1 << 20
+"""A spec is a few lines; a larger file is not one (and is never read whole)."""
+
+
 def load_spec_file(path: Path) -> dict[str, Any]:
     """Attribute values from a TOML spec or from an earlier run's ``test.json``.
 
     Raises:
-        UsageError: the file is missing, does not parse, or holds an unknown key or a
-            bad value.
+        UsageError: the file is missing, larger than 1 MiB, not UTF-8, does not parse,
+            or holds an unknown key or a bad value.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as f:
+            text = f.read(_MAX_SPEC_CHARS + 1)
     except OSError as e:
         raise UsageError(f"cannot read the spec {path}: {e.strerror}; check the path") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a text file (not UTF-8); a spec is TOML or a run's "
+                         "test.json") from None
+    if len(text) > _MAX_SPEC_CHARS:
+        raise UsageError(f"{path}: larger than 1 MiB; a spec is a few lines of TOML or a "
+                         "run's test.json")
+    data = _parse_spec_text(path, text)
     if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise UsageError(f"{path}: not JSON ({e.msg}, line {e.lineno})") from None
         if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
             raise UsageError(f"{path}: no 'spec' object; --replay takes a run's test.json")
         return spec_from_mapping(data["spec"], source=str(path))
+    return spec_from_mapping(data, source=str(path))
+
+
+def _parse_spec_text(path: Path, text: str) -> Any:
+    """The JSON (``.json``) or TOML in ``text``.
+
+    Raises:
+        UsageError: it does not parse, nests deeper than the parser follows, or holds an
+            integer of more than 4300 digits (which Python refuses to convert).
+    """
+    what = "JSON" if path.suffix == ".json" else "TOML"
     try:
-        data = tomllib.loads(text)
+        return json.loads(text) if what == "JSON" else tomllib.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path}: not JSON ({e.msg}, line {e.lineno})") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path}: not valid TOML ({e})") from None
-    return spec_from_mapping(data, source=str(path))
+    except RecursionError:
+        raise UsageError(f"{path}: not a spec: its {what} nests too deeply") from None
+    except ValueError:  # what else the parsers refuse: an integer of too many digits
+        raise UsageError(f"{path}: not a spec: a number has more than 4300 digits") from None
 
 
 def build_spec(*layers: Mapping[str, Any]) -> TestSpec:

@@ -12,7 +12,8 @@ read from JSON:
   except ``nil``/``true``/``false``;
 - vectors and lists become lists; sets (``#{…}``) become lists too, sorted when
   their elements allow it (set workloads only compare membership);
-- maps become dicts; a map key that is itself a collection becomes a tuple;
+- maps become dicts; a map key that is itself a collection becomes a tuple (a map
+  key a frozenset of its entries);
 - tagged literals (``#jepsen.history.Op{…}``, ``#inst "…"``, ``#uuid "…"``) become
   the value they tag; ``#_`` discards the next form; ``;`` starts a comment;
 - ratios (``1/3``) become floats, ``123N`` and ``1.5M`` become int and float.
@@ -25,7 +26,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from labrys.errors import HistoryError
+from labrys.errors import HistoryError, brief
+from labrys.history._limits import (
+    MAX_DEPTH,
+    SURROGATE,
+    too_deep_error,
+    too_long_number_error,
+    whole_pairs,
+)
 
 _TOKEN = re.compile(
     r"""
@@ -78,10 +86,12 @@ def _atom(text: str) -> Any:
 
 
 def _hashable(value: Any) -> Any:
+    """A map key made hashable: lists become tuples, maps frozen sets of their entries
+    (a set, not a sorted tuple: keys of different types do not sort)."""
     if isinstance(value, list):
         return tuple(_hashable(v) for v in value)
     if isinstance(value, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+        return frozenset((k, _hashable(v)) for k, v in value.items())
     return value
 
 
@@ -124,6 +134,8 @@ def iter_forms(text: str, *, first_line: int = 1) -> Iterator[tuple[int, Any]]:
             line += token.count("\n")
             continue
         if kind == "open":
+            if len(stack) == MAX_DEPTH:
+                raise too_deep_error(line)
             stack.append((token, [], line))
             continue
         if kind == "discard":
@@ -147,8 +159,16 @@ def iter_forms(text: str, *, first_line: int = 1) -> Iterator[tuple[int, Any]]:
                                else body)
             form_line = line
         else:
-            value = _atom(token)
+            try:
+                value = _atom(token)
+            except ValueError:  # an integer of more digits than Python converts
+                raise too_long_number_error(line, token) from None
+            except (ZeroDivisionError, OverflowError):  # a ratio a float cannot hold
+                raise HistoryError(f"the ratio {brief(token)} divides by zero or is too large "
+                                   "for a number", line=line) from None
             form_line = line
+        if type(value) is str and SURROGATE.search(value):
+            value = whole_pairs(value, form_line)
         if discard:
             discard -= 1
             continue

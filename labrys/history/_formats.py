@@ -21,17 +21,17 @@ explicitly to override the guess.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from labrys.errors import HistoryError, UsageError
+from labrys.errors import HistoryError, UsageError, brief
 from labrys.history._edn import dumps as edn_dumps
 from labrys.history._edn import iter_forms
 from labrys.history._history import History
-from labrys.history._jsonl import iter_jsonl_records
+from labrys.history._jsonl import decode_json, iter_jsonl_records
+from labrys.history._limits import SURROGATE, bounded_lines, read_bounded, surrogate_error
 from labrys.history._op import Op
 
 FORMATS = ("jsonl", "jepsen-edn", "elle-cli-json", "porcupine-etcd", "porcupine-kv")
@@ -81,7 +81,7 @@ def _edn_records(text: str) -> Iterator[tuple[int | None, Mapping[str, Any]]]:
 def _porcupine_kv_records(text: str) -> Iterator[tuple[int | None, Mapping[str, Any]]]:
     for line, form in iter_forms(text):
         if not isinstance(form, dict):
-            raise HistoryError(f"expected a map per line, got {form!r}", line=line)
+            raise HistoryError(f"expected a map per line, got {brief(form)}", line=line)
         record = dict(form)
         record["value"] = [record.pop("key", None), record.get("value")]
         yield line, record
@@ -110,10 +110,7 @@ def _porcupine_etcd_records(text: str) -> Iterator[tuple[int | None, Mapping[str
 
 
 def _elle_cli_json_records(text: str) -> Iterator[tuple[int | None, Mapping[str, Any]]]:
-    try:
-        ops = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise HistoryError(f"not JSON ({e.msg})", line=e.lineno) from None
+    ops = decode_json(text)
     if not isinstance(ops, list):
         raise HistoryError("elle-cli JSON is one array of ops; this is not an array")
     for op in ops:
@@ -139,6 +136,10 @@ def parse_history(text: str, *, format: str | None = None) -> History:
     chosen = format or detect_format(text[:4096])
     if chosen not in _READERS:
         raise UsageError(f"unknown history format {chosen!r}; known: {', '.join(FORMATS)}")
+    # Text from a file is UTF-8 and holds none; text a caller decoded leniently may.
+    found = SURROGATE.search(text)
+    if found:
+        raise surrogate_error(text.count("\n", 0, found.start()) + 1)
     return History.from_records(_READERS[chosen](text))
 
 
@@ -146,7 +147,8 @@ def read_history(path: str | Path, *, format: str | None = None) -> History:
     """Read and validate the history in ``path``.
 
     JSON Lines is read line by line; the other formats are read whole (their files are
-    written by tools that hold the whole history in memory anyway).
+    written by tools that hold the whole history in memory anyway). Either way no line
+    longer than `labrys.history._limits.MAX_LINE_CHARS` is ever held: it is refused.
 
     Raises:
         UsageError: the file does not exist or ``format`` is unknown.
@@ -157,10 +159,10 @@ def read_history(path: str | Path, *, format: str | None = None) -> History:
         with path.open(encoding="utf-8") as f:
             head = f.read(4096)
             chosen = format or detect_format(head)
+            f.seek(0)
             if chosen == "jsonl":
-                f.seek(0)
-                return History.from_records(iter_jsonl_records(f))
-            text = head + f.read()
+                return History.from_records(iter_jsonl_records(bounded_lines(f)))
+            text = read_bounded(f)
         return parse_history(text, format=chosen)
     except FileNotFoundError:
         raise UsageError(f"no such history file: {path}") from None

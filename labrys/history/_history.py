@@ -21,10 +21,11 @@ indices (gaps, or none) are renumbered on reading, and the file's own index is k
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
-from labrys.errors import HistoryError
+from labrys.errors import HistoryError, brief
 from labrys.history._op import Op, Operation, OpType, Process
 
 _KNOWN_FIELDS = frozenset({"index", "time", "type", "process", "f", "value", "node", "error"})
@@ -43,14 +44,14 @@ def op_from_dict(raw: Mapping[str, Any], *, index: int, line: int | None = None)
     """
     if not isinstance(raw, Mapping):
         raise HistoryError(
-            f"expected an op (a map with type, process, f, value), got {raw!r}", line=line
+            f"expected an op (a map with type, process, f, value), got {brief(raw)}", line=line
         )
     type_name = raw.get("type")
     try:
         op_type = OpType(type_name)
     except ValueError:
         raise HistoryError(
-            f"unknown type {type_name!r}; an op's type is one of invoke, ok, fail, info",
+            f"unknown type {brief(type_name)}; an op's type is one of invoke, ok, fail, info",
             line=line,
             op_index=index,
         ) from None
@@ -61,7 +62,7 @@ def op_from_dict(raw: Mapping[str, Any], *, index: int, line: int | None = None)
         process = raw["process"]
         if isinstance(process, bool) or not isinstance(process, int | str):
             raise HistoryError(
-                f"process must be an integer (a client) or a name, got {process!r}",
+                f"process must be an integer (a client) or a name, got {brief(process)}",
                 line=line,
                 op_index=index,
             )
@@ -69,8 +70,9 @@ def op_from_dict(raw: Mapping[str, Any], *, index: int, line: int | None = None)
     if not isinstance(f, str):
         f = str(f)
     time = raw.get("time", 0)
-    if isinstance(time, bool) or not isinstance(time, int | float):
-        raise HistoryError(f"time must be a number of nanoseconds, got {time!r}", line=line,
+    if isinstance(time, bool) or not isinstance(time, int | float) or (
+            isinstance(time, float) and not math.isfinite(time)):
+        raise HistoryError(f"time must be a number of nanoseconds, got {brief(time)}", line=line,
                            op_index=index)
     extra = {k: v for k, v in raw.items() if k not in _KNOWN_FIELDS}
     source_index = raw.get("index")
@@ -88,6 +90,11 @@ def op_from_dict(raw: Mapping[str, Any], *, index: int, line: int | None = None)
         error=raw.get("error"),
         extra=extra,
     )
+
+
+def _name(f: str) -> str:
+    """An op's ``f`` as a message shows it: bare when it is a short word, else brief."""
+    return f if len(f) <= 40 and f.isprintable() else brief(f)
 
 
 class History(Sequence[Op]):
@@ -135,7 +142,8 @@ class History(Sequence[Op]):
             if starts:
                 if opened is not None:
                     raise HistoryError(
-                        f"process {op.process!r} invokes {op.f} while its {self._ops[opened].f} "
+                        f"process {brief(op.process)} invokes {_name(op.f)} while its "
+                        f"{_name(self._ops[opened].f)} "
                         f"(op {opened}) is still in flight; a process runs one op at a time, "
                         "so a client that times out must continue as a new process",
                         line=line,
@@ -145,16 +153,18 @@ class History(Sequence[Op]):
                 continue
             if opened is None:
                 raise HistoryError(
-                    f"{op.type} {op.f} by process {op.process!r} completes nothing: that "
-                    "process has no invocation in flight; add the invocation or drop this line",
+                    f"{op.type} {_name(op.f)} by process {brief(op.process)} completes nothing: "
+                    "that process has no invocation in flight; add the invocation or drop "
+                    "this line",
                     line=line,
                     op_index=position,
                 )
             invocation = self._ops[opened]
             if invocation.f != op.f:
                 raise HistoryError(
-                    f"process {op.process!r} invoked {invocation.f} (op {opened}) but the "
-                    f"completion says {op.f}; a completion must repeat its invocation's f",
+                    f"process {brief(op.process)} invoked {_name(invocation.f)} (op {opened}) but "
+                    f"the completion says {_name(op.f)}; a completion must repeat its "
+                    "invocation's f",
                     line=line,
                     op_index=position,
                 )

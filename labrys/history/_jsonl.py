@@ -12,8 +12,41 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Self
 
-from labrys.errors import HistoryError
+from labrys.errors import HistoryError, brief
+from labrys.history._limits import (
+    MAX_DEPTH,
+    holds_surrogate,
+    nested_too_deep,
+    surrogate_error,
+    too_deep_error,
+    too_long_number_error,
+)
 from labrys.history._op import Op
+
+
+def decode_json(text: str, *, line: int | None = None) -> Any:
+    """The JSON value in ``text``, nested at most `MAX_DEPTH` deep.
+
+    Raises:
+        HistoryError: the text is not JSON, or nests too deeply.
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise HistoryError(f"not JSON ({e.msg}, column {e.colno})",
+                           line=e.lineno if line is None else line) from None
+    except RecursionError:
+        raise too_deep_error(line) from None
+    except ValueError:  # the only other thing json.loads refuses: too many digits
+        raise too_long_number_error(line) from None
+    # Counting brackets is cheap; the walk runs only where the count allows deep nesting.
+    if text.count("[") + text.count("{") > MAX_DEPTH and nested_too_deep(value):
+        raise too_deep_error(line)
+    # json pairs surrogate escapes itself; a lone one can only come from an escape, so
+    # only text with escapes is walked.
+    if "\\u" in text and holds_surrogate(value):
+        raise surrogate_error(line)
+    return value
 
 
 def iter_jsonl_records(lines: Iterable[str]) -> Iterator[tuple[int, Mapping[str, Any]]]:
@@ -25,12 +58,9 @@ def iter_jsonl_records(lines: Iterable[str]) -> Iterator[tuple[int, Mapping[str,
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise HistoryError(f"not JSON ({e.msg}, column {e.colno})", line=number) from None
+        record = decode_json(line, line=number)
         if not isinstance(record, dict):
-            raise HistoryError(f"expected a JSON object per line, got {line.strip()[:60]}",
+            raise HistoryError(f"expected a JSON object per line, got {brief(line.strip())}",
                                line=number)
         yield number, record
 

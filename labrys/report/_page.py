@@ -113,10 +113,10 @@ def _session_rows(finding: Finding, history: History, axis: TimeAxis) -> list[di
     if not mine:
         return []
     lo, hi = mine[0], min(mine[-1], mine[0] + SESSION_CONTEXT - 1)
-    broke = None
-    first_edge = finding.data["cycle"][0]
-    if first_edge.get("ops"):
-        broke = invocation_index(history, first_edge["ops"][-1])
+    # The contradiction shows at the cycle's latest operation: before it, every op the
+    # cycle names still fitted some server order.
+    cycle_ops = [op for edge in finding.data["cycle"] for op in edge.get("ops", ())]
+    broke = invocation_index(history, max(cycle_ops)) if cycle_ops else None
     return [_op_row(history, axis, i, mark="broke it" if i == broke else
                     "named" if i in named else "") for i in invocations[lo:hi + 1]]
 

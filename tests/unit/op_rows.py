@@ -7,12 +7,15 @@ A row is ``(process, type, f, value)``; op i happens at time ``i * tick_ns``::
 
 from __future__ import annotations
 
-from typing import Any
+import random
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from labrys.checkers import Verdict
 from labrys.history import History
 
 Row = tuple[int, str, str, Any]
+T = TypeVar("T")
 
 
 def history(*rows: Row, tick_ns: int = 1) -> History:
@@ -42,3 +45,13 @@ def fail(p: int, f: str, v: Any = None) -> Row:
 def summary(v: Verdict) -> tuple[Any, list[tuple[str, tuple[int, ...]]]]:
     """The verdict and each anomaly's kind and ops: what most assertions compare."""
     return v.valid, [(a.kind, a.ops) for a in v.anomalies]
+
+
+def interleaved(programs: Sequence[Sequence[T]], rnd: random.Random
+                ) -> Iterator[tuple[int, T, bool]]:
+    """``(process, op, done)`` for each op's invocation (done False) and completion (done
+    True), each process's ops in order, the processes' steps interleaved at random."""
+    pending = [[(p, op, done) for op in prog for done in (False, True)]
+               for p, prog in enumerate(programs)]
+    while any(pending):
+        yield pending[rnd.choice([p for p, steps in enumerate(pending) if steps])].pop(0)

@@ -136,3 +136,20 @@ def test_a_memory_budget_given_before_z3_has_started_is_kept_not_a_crash():
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2, done.stderr
     assert "memory limit of 1 MB" in " ".join(done.stdout.split())
+
+
+def test_session_guarantees_across_the_database_or_per_key(capsys, tmp_path):
+    # Process 1 reads y = 2 then x = nil, after process 0 wrote x = 1 then y = 2.
+    path = tmp_path / "h.edn"
+    path.write_text("\n".join(
+        f"{{:process {p}, :type :{t}, :f :{f}, :value [:{k} {v}]}}"
+        for p, f, k, v in [(0, "write", "x", 1), (0, "write", "y", 2),
+                           (1, "read", "y", 2), (1, "read", "x", "nil")]
+        for t in ("invoke", "ok")))
+    status, out, _ = run(capsys, "check", "--checker", "session", "--json", str(path))
+    verdict = json.loads(out)
+    assert status == 1 and verdict["details"]["reading"] == "whole-database"
+    assert verdict["anomalies"][0]["ops"] == [0, 2, 4, 6]
+    status, out, _ = run(capsys, "check", "--checker", "session", "--per-key", "--json",
+                         str(path))
+    assert status == 2 and json.loads(out)["details"]["reading"] == "per-key"

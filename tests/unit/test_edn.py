@@ -43,3 +43,15 @@ def test_malformed_edn_says_what_and_where(text, message):
 def test_dumps_round_trips_through_loads():
     value = {"type": "ok", "value": [1, None, "x y", 2.5], "process": 0}
     assert loads(dumps(value)) == value
+
+
+@pytest.mark.parametrize("text", ["1/0", "[-3/0]", "1" + "0" * 400 + "/3"])
+def test_a_ratio_that_is_no_float_is_refused_in_one_line(text):
+    # Found by fuzzing: ZeroDivisionError and OverflowError escaped the reader.
+    with pytest.raises(HistoryError, match="divides by zero or is too large"):
+        loads(text)
+
+
+def test_a_map_key_that_is_a_map_of_mixed_keys_reads():
+    # Found by fuzzing: sorting the inner map's entries compared 1 with "a" (TypeError).
+    assert loads("{{1 2, :a 3} 4}") == {frozenset({(1, 2), ("a", 3)}): 4}

@@ -69,7 +69,7 @@ def test_a_replayed_test_json_gives_back_the_same_spec(tmp_path: Path):
     ("nodes = 'three'\n", "nodes='three' is not valid; expected a whole number"),
     ("nodes = 0\n", "nodes=0 is not valid; expected a count from 1 to 64"),
     ("time_limit = -1\n", "time_limit=-1.0 is not valid; expected a positive number"),
-    ("rate = true\n", "rate=True is not valid; expected a number"),
+    ("rate = true\n", "rate=True is not valid; expected a finite number"),
     ("runtime = 'cloud'\n", "runtime='cloud' is not valid; expected one of: local"),
     ("nemesis = 'kill,kill'\n", "names a fault twice"),
     ("leave_running = 'yes'\n", "expected true or false"),
@@ -121,3 +121,39 @@ def test_unknown_options_are_refused_listing_the_known_ones_by_owner():
         check_known({"raed_mode": "x"}, ("target etcd", TABLE), ("workload register", {}))
     assert str(e.value) == ("unknown --option 'raed_mode'; known options are "
                             "(target etcd: read_mode; workload register: none)")
+
+
+def test_a_huge_bad_value_is_shown_cut_short(tmp_path: Path):
+    path = tmp_path / "spec.toml"
+    path.write_text(f'time_limit = "{"x" * 20_000}"\n')
+    with pytest.raises(UsageError) as e:
+        build_spec(load_spec_file(path))
+    assert "time_limit='xxxx" in str(e.value) and len(str(e.value)) < 400
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("spec.toml", b"nodes = 3\n\xff\n", r"not a text file \(not UTF-8\)"),
+    ("spec.toml", b"nodes = " + b"9" * 5_000, "a number has more than 4300 digits"),
+    ("test.json", b'{"spec": {"seed": ' + b"9" * 5_000 + b"}}", "more than 4300 digits"),
+    ("spec.toml", b"a = " + b"[" * 5_000 + b"]" * 5_000, "its TOML nests too deeply"),
+    ("test.json", b'{"spec": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", "its JSON nests too"),
+    ("spec.toml", b"# " + b"x" * (1 << 20) + b"\n", "larger than 1 MiB"),
+])
+def test_files_no_parser_can_read_are_refused_in_one_line(tmp_path: Path, name, content,
+                                                          message):
+    # Found by fuzzing: UnicodeDecodeError, ValueError (Python's 4300-digit limit on
+    # integers) and RecursionError escaped load_spec_file as tracebacks.
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(UsageError, match=message):
+        load_spec_file(path)
+
+
+@pytest.mark.parametrize("text", ["time_limit = inf\n", "nemesis_interval = inf\n",
+                                  "rate = inf\n", "rate = nan\n"])
+def test_a_time_or_rate_that_is_no_finite_number_is_refused(tmp_path: Path, text):
+    # TOML has inf and nan; an infinite time limit would run forever.
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    with pytest.raises(UsageError, match="expected a finite number"):
+        load_spec_file(path)
