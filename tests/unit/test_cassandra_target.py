@@ -18,7 +18,7 @@ from cassandra.connection import ConnectionShutdown
 from cassandra.protocol import ErrorMessage, OverloadedErrorMessage, SyntaxException
 from cassandra.query import BatchStatement
 
-from labrys.errors import UsageError
+from labrys.errors import TargetError, UsageError
 from labrys.harness import Invocation
 from labrys.history import OpType
 from labrys.options import parse_options
@@ -315,3 +315,36 @@ def test_a_list_append_transaction_reads_the_stored_list_plus_its_own_appends():
     assert done.value == [["append", 1, 3], ["r", 1, [1, 2, 3]], ["append", 1, 4],
                           ["r", 1, [1, 2, 3, 4]]]
     assert len(session.statements[1][0]._statements_and_parameters) == 2
+
+
+class _JavaNode:
+    """A node whose only program is a ``java --version`` printing ``banner``."""
+
+    name = "n1"
+
+    def __init__(self, banner: str, exit_code: int = 0) -> None:
+        self.banner, self.exit_code = banner, exit_code
+
+    def run(self, argv: Any, **_: Any) -> Any:
+        from labrys.control import CommandResult
+
+        return CommandResult(node="n1", argv=tuple(argv), exit_code=self.exit_code,
+                             stdout=self.banner, stderr="" if self.exit_code == 0 else
+                             "sh: 1: java: not found")
+
+
+def test_the_version_names_the_release_and_the_java_on_the_node(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    lib = tmp_path / "labrys" / "cassandra" / "5.0.9" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "jamm-0.4.0.jar").write_bytes(b"")
+    (lib.parent / ".complete").touch()
+    target = Cassandra(parse_options(OPTIONS, {}))
+    node = _JavaNode("openjdk 17.0.15 2025-04-15\nOpenJDK Runtime Environment\n")
+    assert target.version(node) == "5.0.9 on Java 17.0.15"  # type: ignore[arg-type]
+    with pytest.raises(TargetError) as old:
+        target.version(_JavaNode("openjdk 1.8.0_392\n"))  # type: ignore[arg-type]
+    assert "Cassandra 5.0 needs Java 11 or 17" in str(old.value)
+    with pytest.raises(TargetError) as missing:
+        target.version(_JavaNode("", exit_code=127))  # type: ignore[arg-type]
+    assert "install openjdk-17-jre-headless" in str(missing.value)
