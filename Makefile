@@ -4,9 +4,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup system native cassandra test demo bench bench-full lint fuzz
+.PHONY: setup system native cassandra junit-xsd test demo bench bench-full lint fuzz
 
-setup: system $(STAMP) native cassandra
+setup: system $(STAMP) native cassandra junit-xsd
 
 system:
 	@bash scripts/setup-system.sh
@@ -24,6 +24,10 @@ native: $(STAMP)
 # Cassandra's server jars, from Maven Central into ~/.cache/labrys (once per version).
 cassandra: system
 	@bash scripts/fetch-cassandra.sh
+
+# The JUnit XML schema the suite tests validate `labrys suite --junit` output against.
+junit-xsd: $(STAMP)
+	@bash scripts/fetch-junit-xsd.sh
 
 test: setup
 	$(VENV)/bin/pytest -q

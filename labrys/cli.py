@@ -38,6 +38,10 @@ LAZY_COMMANDS = {command.name: command for command in [
                 "under faults, check and store the history."),
     LazyCommand("cluster", "labrys.harness._cluster_cli:cluster_app", "Local clusters of "
                 "network namespaces: bring up, poke, partition, heal, remove."),
+    LazyCommand("suite", "labrys.suite:suite", "Run a suite of tests, each with what it "
+                "must show (nightly CI)."),
+    LazyCommand("compare", "labrys.compare:compare", "Compare what systems claim with what "
+                "their runs showed."),
     LazyCommand("report", "labrys.report._cli:report", "Write (or rewrite) report.html in "
                 "each run folder from its stored files alone."),
     LazyCommand("serve", "labrys.report._cli:serve", "Browse a store of runs in a web "

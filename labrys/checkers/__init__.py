@@ -4,6 +4,10 @@ A checker never touches a cluster. Each is registered by name in `CHECKERS` and 
 the signature ``check(history, options) -> Verdict``; `run_checker` looks one up and
 runs it so that a crash becomes an ``unknown`` verdict rather than a lost run.
 
+The transactional model lattice is public too (`impossible_models`,
+`prohibited_anomalies`, `implied_anomalies`, `stronger_models`): what an anomaly kind
+rules out is what `labrys compare` judges claims by.
+
 Example:
     >>> from labrys.history import parse_history
     >>> h = parse_history('{"type":"invoke","process":0,"f":"write","value":1}\\n'
@@ -20,6 +24,14 @@ from labrys.checkers._registry import (
     get_checker,
     run_checker,
 )
+from labrys.checkers._txn_models import MODELS as TXN_MODELS
+from labrys.checkers._txn_models import (
+    UNKNOWN_KINDS,
+    implied_anomalies,
+    impossible_models,
+    prohibited_anomalies,
+    stronger_models,
+)
 from labrys.checkers._verdict import (
     UNKNOWN,
     Anomaly,
@@ -34,7 +46,9 @@ from labrys.checkers._verdict import (
 __all__ = [
     "CHECKERS",
     "NOT_GIVEN",
+    "TXN_MODELS",
     "UNKNOWN",
+    "UNKNOWN_KINDS",
     "Anomaly",
     "CheckOptions",
     "CheckerEntry",
@@ -44,6 +58,10 @@ __all__ = [
     "compose",
     "exit_status",
     "get_checker",
+    "implied_anomalies",
+    "impossible_models",
+    "prohibited_anomalies",
     "run_checker",
+    "stronger_models",
     "worst",
 ]

@@ -41,7 +41,7 @@ import random
 import signal
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from typing import Any
 from rich.console import Console
 
 from labrys.checkers import UNKNOWN, Verdict, exit_status
-from labrys.control import Cluster, Guardian, exit_on_signals, get_runtime
+from labrys.control import Cluster, Guardian, Runtime, exit_on_signals, get_runtime
 from labrys.errors import LabrysError, UsageError
 from labrys.generator import Generator, any_of, clients, nemesis, phases, stagger, time_limit
 from labrys.harness._display import RunDisplay
@@ -182,16 +182,27 @@ def build_generator(*, workload_gen: Generator, spec: TestSpec,
     return phases(main, *after) if after else main
 
 
-def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> RunOutcome:
-    """Run the test ``spec`` describes, end to end (see the module docstring).
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a spec resolves to before any node exists."""
+
+    runtime: Runtime
+    runtime_settings: Mapping[str, Any]
+    target: Any
+    workload: Any
+    fault_plan: FaultPlan | None
+
+
+def prepare(spec: TestSpec) -> Prepared:
+    """Resolve the spec's runtime, target, workload, options and faults, touching nothing.
+
+    ``run_test`` starts with this; a suite calls it for every test before the first
+    run, so a typo in the last test is refused before an hour of runs.
 
     Raises:
-        LabrysError: bad input, found before any node was created. Failures after
-            that point are reported in the outcome (exit code 255), not raised, because
-            the run folder exists and must be completed.
+        UsageError: an unknown runtime, target, workload, option or fault, a bad option
+            value, or a workload the target has no client for.
     """
-    seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
-    spec = spec.with_seed(seed)
     runtime = get_runtime(spec.runtime)
     check_known(spec.runtime_options, (f"runtime {spec.runtime}", runtime.options),
                 flag="--runtime-option")
@@ -206,7 +217,23 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     if not isinstance(target, ClientSource) or workload.client_kind not in target.client_kinds():
         raise UsageError(f"target {spec.target} has no {workload.client_kind!r} client, which "
                          f"workload {spec.workload} needs")
-    fault_plan = plan_faults(spec, target)
+    return Prepared(runtime=runtime, runtime_settings=runtime_settings, target=target,
+                    workload=workload, fault_plan=plan_faults(spec, target))
+
+
+def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> RunOutcome:
+    """Run the test ``spec`` describes, end to end (see the module docstring).
+
+    Raises:
+        LabrysError: bad input, found before any node was created. Failures after
+            that point are reported in the outcome (exit code 255), not raised, because
+            the run folder exists and must be completed.
+    """
+    seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
+    spec = spec.with_seed(seed)
+    prepared = prepare(spec)
+    runtime, runtime_settings = prepared.runtime, prepared.runtime_settings
+    target, workload, fault_plan = prepared.target, prepared.workload, prepared.fault_plan
     versions = _versions()
     started = dt.datetime.now()
     run = create_run_dir(Path(spec.store), spec.test_name, now=started)

@@ -32,9 +32,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from labrys.claims import load_claims_file
 from labrys.errors import LabrysError
 from labrys.harness._spec import build_spec, load_spec_file
 from labrys.history import FORMATS, History, parse_history, read_history
+from labrys.suite import load_suite_file
 
 MAX_MESSAGE = 1000
 """The longest error line a reader may print (a path of a few hundred characters included)."""
@@ -110,6 +112,8 @@ READERS: tuple[Reader, ...] = (
            usable=history_is_usable),
     Reader("spec-toml", _spec, ".toml", SPEC),
     Reader("spec-test-json", _spec, ".json", SPEC),
+    Reader("suite", load_suite_file, ".toml", SPEC),
+    Reader("claims", load_claims_file, ".toml", SPEC),
 )
 
 

@@ -15,9 +15,11 @@ PUBLIC = {
         "parse_history", "read_history", "write_jepsen_edn", "write_jsonl",
     },
     "labrys.checkers": {
-        "CHECKERS", "NOT_GIVEN", "UNKNOWN", "Anomaly", "CheckOptions", "CheckerEntry",
-        "Validity", "Verdict", "check_safe", "compose", "exit_status", "get_checker",
-        "run_checker", "worst",
+        "CHECKERS", "NOT_GIVEN", "TXN_MODELS", "UNKNOWN", "UNKNOWN_KINDS", "Anomaly",
+        "CheckOptions", "CheckerEntry", "Validity", "Verdict", "check_safe", "compose",
+        "exit_status",
+        "get_checker", "implied_anomalies", "impossible_models", "prohibited_anomalies",
+        "run_checker", "stronger_models", "worst",
     },
     "labrys.report": {
         "REPORT_NAME", "RawFile", "ReportSource", "for_check", "load_run", "print_verdict",

@@ -3,13 +3,16 @@
 The layers, top to bottom (a module may import from its own layer or any below it):
 
     cli, _lazy                         the command line, and its lazily loaded commands
-    harness, report, _check,           run orchestration, and what shows its results;
-    _stored_run                        checking a stored run as it was checked
+    compare                            claims against the runs of a suite or a store
+    suite                              many runs, each with an expectation
+    claims                             what systems promise, and stored runs judged by it
+    harness, report, _check,           run orchestration, and what shows its results
+    _stored_run
     targets, workloads, nemesis        the parts a run drives
     control, checkers, generator,      nodes; verdicts; the types clients and
     client, options                    generators share
     history, models
-    errors
+    errors, _tomlfile
 
 Read from the source with `ast`, so the test sees every import, including those inside
 functions (a lazy import is still an arrow).
@@ -23,11 +26,14 @@ from pathlib import Path
 import labrys
 
 LAYERS = (
-    ("errors",),
+    ("errors", "_tomlfile"),
     ("history", "models"),
     ("control", "checkers", "generator", "client", "options"),
     ("targets", "workloads", "nemesis"),
     ("harness", "report", "_check", "_stored_run"),
+    ("claims",),
+    ("suite",),
+    ("compare",),
     ("cli", "_lazy"),
 )
 ROOT = Path(labrys.__file__).parent
