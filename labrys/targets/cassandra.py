@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -61,7 +60,7 @@ from cassandra import ConsistencyLevel
 from cassandra.query import SimpleStatement
 
 from labrys.client import Client
-from labrys.control import Cluster, Node, Process
+from labrys.control import Cluster, Node
 from labrys.errors import LabrysError, TargetError, UsageError
 from labrys.nemesis import faketime_env
 from labrys.options import Option, boolean, choice, positive_float, positive_int
@@ -83,7 +82,7 @@ from labrys.targets._cassandra_config import (
     nodetool_argv,
 )
 from labrys.targets._cassandra_jars import DEFAULT_VERSION, Jars, find_jars
-from labrys.targets._daemons import start_error, version_output, wait_until
+from labrys.targets._daemons import ServerTable, start_error, version_output, wait_until
 from labrys.targets._target import TargetEntry
 
 _START_TIMEOUT_S = 180.0
@@ -153,8 +152,7 @@ class Cassandra:
         self.options = dict(options)
         self._cluster: Cluster | None = None
         self._jars: Jars | None = None
-        self._servers: dict[str, Process] = {}
-        self._lock = threading.Lock()
+        self._servers = ServerTable()
 
     # -- Target ------------------------------------------------------------------------
 
@@ -178,18 +176,10 @@ class Cassandra:
             self._wait_all_replicas(node, deadline)
 
     def teardown(self, cluster: Cluster) -> None:
-        with self._lock:
-            servers, self._servers = list(self._servers.values()), {}
-        # SIGTERM to every node at once, then SIGKILL what is left after a short grace:
-        # the data is thrown away, and a clean stop (or a `nodetool drain` first, which
-        # took 10 to 18 s for three nodes in parallel here) only buys the log's last lines.
-        for process in servers:
-            process.signal(signal.SIGTERM)
-            process.signal(signal.SIGCONT)  # a paused node must see its SIGTERM
-        deadline = time.monotonic() + _STOP_GRACE_S
-        for process in servers:
-            if process.wait(timeout_s=max(0.0, deadline - time.monotonic())) is None:
-                process.kill()
+        # A short grace, then SIGKILL: the data is thrown away, and a clean stop (or a
+        # `nodetool drain` first, which took 10 to 18 s for three nodes in parallel
+        # here) only buys the log's last lines.
+        self._servers.stop_all(signal.SIGTERM, grace_s=_STOP_GRACE_S)
 
     # -- capabilities ------------------------------------------------------------------
 
@@ -237,9 +227,7 @@ class Cassandra:
         Raises:
             TargetError: it did not serve within 45 s.
         """
-        with self._lock:
-            process = self._servers.get(node)
-        if process is not None and process.alive:
+        if self._servers.running(node):
             return
         target = self._node(node)
         self._spawn(target)
@@ -247,17 +235,14 @@ class Cassandra:
 
     def kill(self, node: str) -> None:
         """SIGKILL the node's JVM and reap it."""
-        with self._lock:
-            process = self._servers.pop(node, None)
-        if process is not None:
-            process.kill()
+        self._servers.kill(node)
 
     def pause(self, node: str) -> None:
         """SIGSTOP the node's JVM."""
-        self._signal(node, signal.SIGSTOP)
+        self._servers.signal(node, signal.SIGSTOP)
 
     def resume(self, node: str) -> None:
-        self._signal(node, signal.SIGCONT)
+        self._servers.signal(node, signal.SIGCONT)
 
     def clock_file(self, node: str) -> Path:
         """The libfaketime offset file the JVM on ``node`` reads its wall clock through."""
@@ -287,12 +272,6 @@ class Cassandra:
         assert self._cluster is not None
         return self._cluster.node(name)
 
-    def _signal(self, node: str, sig: int) -> None:
-        with self._lock:
-            process = self._servers.get(node)
-        if process is not None and process.alive:
-            process.signal(sig)
-
     def _prepare(self, node: Node, seeds: list[str]) -> None:
         """A fresh data folder, this node's configuration, and the jars on the node."""
         files = NodeFiles.under(node.directory)
@@ -321,12 +300,11 @@ class Cassandra:
                            jamm_jar=PurePosixPath(self._jars.jamm), files=files,
                            heap_mb=self.options["heap_mb"])
         env = faketime_env(node, Path(files.clock))
-        process = node.spawn(argv, log_path=Path(files.log), env=env)
-        with self._lock:
-            self._servers[node.name] = process
+        self._servers.put(node.name, node.spawn(argv, log_path=Path(files.log), env=env))
 
     def _wait_cql(self, node: Node, deadline: float) -> None:
-        process = self._servers[node.name]
+        process = self._servers.get(node.name)
+        assert process is not None, "spawned before waited for"
 
         def listening() -> bool:
             try:
