@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -40,8 +41,13 @@ def test_a_host_node_is_a_node_and_spawns_processes(node):
 def test_a_server_table_signals_the_live_process_and_stops_all_even_a_paused_one(node):
     table = ServerTable()
     sleeper = node.spawn(["sleep", "30"], log_path=node.directory / "a.log")
-    stubborn = node.spawn(["sh", "-c", "trap '' TERM; sleep 30"],
+    stubborn = node.spawn(["sh", "-c", "trap '' TERM; echo ignoring; exec sleep 30"],
                           log_path=node.directory / "b.log")
+    # Until the shell has set its trap, SIGTERM would still end it.
+    deadline = time.monotonic() + 10
+    while b"ignoring" not in node.read_file(node.directory / "b.log"):
+        assert time.monotonic() < deadline, "the shell never set its trap"
+        time.sleep(0.01)
     table.put("a", sleeper)
     table.put("b", stubborn)
     assert table.running("a") and table.get("b") is stubborn
