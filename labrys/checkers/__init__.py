@@ -4,6 +4,10 @@ A checker never touches a cluster. Each is registered by name in `CHECKERS` and 
 the signature ``check(history, options) -> Verdict``; `run_checker` looks one up and
 runs it so that a crash becomes an ``unknown`` verdict rather than a lost run.
 
+Checkers whose verdict is prefix-closed (an invalid prefix makes the whole history
+invalid) also judge a history while it is recorded: `online_check` says how, and
+`make_online_checker` builds the incremental checker (`labrys.checkers._online`).
+
 The transactional model lattice is public too (`impossible_models`,
 `prohibited_anomalies`, `implied_anomalies`, `stronger_models`): what an anomaly kind
 rules out is what `labrys compare` judges claims by.
@@ -16,6 +20,8 @@ Example:
     True
 """
 
+from labrys.checkers._online import make_online_checker, online_check
+from labrys.checkers._online_types import OnlineCheck, OnlineChecker, OnlineFinding
 from labrys.checkers._registry import (
     CHECKERS,
     NOT_GIVEN,
@@ -52,6 +58,9 @@ __all__ = [
     "Anomaly",
     "CheckOptions",
     "CheckerEntry",
+    "OnlineCheck",
+    "OnlineChecker",
+    "OnlineFinding",
     "Validity",
     "Verdict",
     "check_safe",
@@ -60,6 +69,8 @@ __all__ = [
     "get_checker",
     "implied_anomalies",
     "impossible_models",
+    "make_online_checker",
+    "online_check",
     "prohibited_anomalies",
     "run_checker",
     "stronger_models",

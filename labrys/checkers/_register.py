@@ -35,10 +35,15 @@ def check_register(history: History, options: CheckOptions) -> Verdict:
         UsageError: a value is not ``[key value]``, or an operation is not a read,
             write or cas.
     """
-    linear_options = dataclasses.replace(
-        options, model=MODEL, independent=True,
-        init=None if options.init is NOT_GIVEN else options.init)
-    linear = check_safe("linearizable",
-                        lambda: run_checker("linearizable", history, linear_options))
+    linear = check_safe("linearizable", lambda: run_checker(
+        "linearizable", history, linearizable_options(options)))
     stats = check_safe("stats", lambda: run_checker("stats", history, CheckOptions()))
     return compose([linear, stats], checker="register")
+
+
+def linearizable_options(options: CheckOptions) -> CheckOptions:
+    """The options of the linearizability half of the check: cas-register per key, from
+    ``options.init`` or nil. The online check of a run uses them too
+    (`labrys.checkers._online`), so it judges each key exactly as this check does."""
+    return dataclasses.replace(options, model=MODEL, independent=True,
+                               init=None if options.init is NOT_GIVEN else options.init)

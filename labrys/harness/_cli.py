@@ -88,6 +88,14 @@ def run(
     replay: Annotated[Path | None, typer.Option(
         help="Run again with the spec and seed of an earlier run's test.json.",
         show_default=False)] = None,
+    check_online: Annotated[bool | None, typer.Option(
+        "--check-online/--no-check-online",
+        help="Judge the history while it is recorded, where the workload allows it. "
+        "[default: where it is cheap (register)]", show_default=False)] = None,
+    stop_on_anomaly: Annotated[bool | None, typer.Option(
+        "--stop-on-anomaly/--no-stop-on-anomaly",
+        help="End the workload at the online check's first anomaly, then heal, check and "
+        "store as usual.", show_default=False)] = None,
 ) -> None:
     """Run a test: start a cluster, drive it under faults, check and store the history.
 
@@ -118,7 +126,7 @@ def run(
         "concurrency": concurrency, "rate": rate, "seed": seed,
         "options": dict(parse_option(o) for o in option or []),
         "store": None if store is None else str(store), "leave_running": leave_running,
-        "name": name,
+        "name": name, "check_online": check_online, "stop_on_anomaly": stop_on_anomaly,
     }
     spec = build_spec(base, flags)
     console = Console(highlight=False)
@@ -135,6 +143,8 @@ def _report(console: Console, outcome: RunOutcome) -> None:
         console.print(f"[bold red]the run failed:[/bold red] {escape(outcome.error)}")
     if outcome.interrupted == 1:
         console.print("interrupted by Ctrl-C: the verdict covers the history recorded until then")
+    if outcome.online_stop is not None:
+        console.print(escape(outcome.online_stop))
     console.print(f"run stored in {escape(str(outcome.run.path))}")
     page = outcome.run.path / REPORT_NAME
     if page.is_file():

@@ -2,13 +2,16 @@
 
 On a terminal, one live panel (rich's ``Live``), redrawn twice a second: the phase,
 elapsed and remaining time, ops/s over the last interval, ok/fail/info counts, the
-nemesis's last action and the faults in force. When stdout is not a terminal (CI,
+nemesis's last action, the faults in force and, when the run checks online, what that
+check has seen (``first anomaly at 00:41 (key 7: stale read)`` from the redraw after it
+is found). When stdout is not a terminal (CI,
 a pipe), a plain log line every few seconds instead, because a redrawn panel turns
 into a wall of escape codes in a log file.
 
-The display only reads: the interpreter's `Progress` counters, the clock, and a
-function naming the faults in force. It can neither slow down nor break a run; a
-display that fails to draw is a cosmetic problem and is dropped.
+The display only reads: the interpreter's `Progress` counters, the clock, a function
+naming the faults in force and one saying what the online check has seen. It can
+neither slow down nor break a run; a display that fails to draw is a cosmetic problem
+and is dropped.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from types import TracebackType
 
 from rich.console import Console, RenderableType
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from labrys.harness._interpreter import Progress
@@ -36,17 +40,19 @@ class RunDisplay:
         clock_ns: ns since the workload began.
         faults: names the faults in force now.
         phase: names what the run is doing now (workload, healing, checking…).
+        online: says what the online check has seen, or None when there is none.
     """
 
     def __init__(self, console: Console, progress: Progress, *, time_limit_s: float,
                  clock_ns: Callable[[], int], faults: Callable[[], Sequence[str]],
-                 phase: Callable[[], str]) -> None:
+                 phase: Callable[[], str], online: Callable[[], str] | None = None) -> None:
         self._console = console
         self._progress = progress
         self._time_limit_s = time_limit_s
         self._clock_ns = clock_ns
         self._faults = faults
         self._phase = phase
+        self._online = online
         self._last = (0.0, 0)  # (elapsed s, completed ops) at the previous redraw
         self._rate = 0.0
         self._live: Live | None = None
@@ -88,9 +94,10 @@ class RunDisplay:
         c = self._progress.completed
         remaining = max(self._time_limit_s - elapsed, 0.0)
         faults = ", ".join(self._faults()) or "none"
+        online = "" if self._online is None else f" | online: {self._online()}"
         return (f"[{self._phase()}] {elapsed:5.0f}s elapsed, {remaining:4.0f}s left | "
                 f"{rate:7.0f} ops/s | ok {c['ok']} fail {c['fail']} info {c['info']} | "
-                f"faults: {faults}")
+                f"faults: {faults}{online}")
 
     def _render(self) -> RenderableType:
         elapsed, done, rate = self._numbers()
@@ -108,6 +115,10 @@ class RunDisplay:
         table.add_row("nemesis", f"{len(nemesis)} actions, last: {nemesis[-1]}" if nemesis
                       else "no action yet")
         table.add_row("faults", ", ".join(self._faults()) or "none")
+        if self._online is not None:
+            seen = self._online()
+            table.add_row("online", f"[bold red]{escape(seen)}[/]" if seen.startswith("first")
+                          else escape(seen))
         return table
 
     def _plain_loop(self) -> None:

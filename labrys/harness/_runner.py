@@ -48,7 +48,7 @@ from typing import Any
 
 from rich.console import Console
 
-from labrys.checkers import UNKNOWN, Verdict, exit_status
+from labrys.checkers import UNKNOWN, OnlineCheck, Verdict, exit_status
 from labrys.control import Cluster, Guardian, Runtime, exit_on_signals, get_runtime
 from labrys.errors import LabrysError, UsageError
 from labrys.generator import Generator, any_of, clients, nemesis, phases, stagger, time_limit
@@ -61,6 +61,12 @@ from labrys.harness._faults import (
     plan_faults,
 )
 from labrys.harness._interpreter import Interpreter
+from labrys.harness._online import (
+    ONLINE_STOPPING,
+    resolve_online,
+    stopped_by,
+    watching,
+)
 from labrys.harness._spec import TestSpec
 from labrys.harness._store import RunDir, create_run_dir, write_results, write_test_json
 from labrys.history import JsonlWriter, read_history
@@ -91,6 +97,8 @@ class RunOutcome:
         exit_code: 0 valid, 1 invalid, 2 unknown, 255 the run itself failed.
         error: why the run failed, when it did.
         interrupted: how many times the user pressed Ctrl-C.
+        online_stop: why the online check ended the workload early
+            (``--stop-on-anomaly``), or None.
     """
 
     run: RunDir
@@ -98,6 +106,7 @@ class RunOutcome:
     exit_code: int
     error: str | None
     interrupted: int
+    online_stop: str | None = None
 
 
 class _Interrupts:
@@ -191,6 +200,7 @@ class Prepared:
     target: Any
     workload: Any
     fault_plan: FaultPlan | None
+    online: OnlineCheck | None
 
 
 def prepare(spec: TestSpec) -> Prepared:
@@ -201,7 +211,8 @@ def prepare(spec: TestSpec) -> Prepared:
 
     Raises:
         UsageError: an unknown runtime, target, workload, option or fault, a bad option
-            value, or a workload the target has no client for.
+            value, a workload the target has no client for, or an online check the
+            workload cannot make.
     """
     runtime = get_runtime(spec.runtime)
     check_known(spec.runtime_options, (f"runtime {spec.runtime}", runtime.options),
@@ -218,7 +229,8 @@ def prepare(spec: TestSpec) -> Prepared:
         raise UsageError(f"target {spec.target} has no {workload.client_kind!r} client, which "
                          f"workload {spec.workload} needs")
     return Prepared(runtime=runtime, runtime_settings=runtime_settings, target=target,
-                    workload=workload, fault_plan=plan_faults(spec, target))
+                    workload=workload, fault_plan=plan_faults(spec, target),
+                    online=resolve_online(spec, workload))
 
 
 def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> RunOutcome:
@@ -234,6 +246,7 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     prepared = prepare(spec)
     runtime, runtime_settings = prepared.runtime, prepared.runtime_settings
     target, workload, fault_plan = prepared.target, prepared.workload, prepared.fault_plan
+    online = prepared.online
     versions = _versions()
     started = dt.datetime.now()
     run = create_run_dir(Path(spec.store), spec.test_name, now=started)
@@ -256,7 +269,8 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
         with exit_on_signals():
             # A cluster left running must outlive this process: no owner, no exit hook.
             summary |= _lifecycle(
-                spec, run, log, target, workload, fault_plan, interrupts, console, write_test,
+                spec, run, log, target, workload, fault_plan, online, interrupts, console,
+                write_test,
                 lambda guardian: runtime.up(
                     spec.nodes, runtime_settings, persistent=spec.leave_running,
                     guard=lambda handle: guardian.guard(runtime.name, handle)))
@@ -287,7 +301,7 @@ def run_test(spec: TestSpec, *, console: Console, command: Sequence[str]) -> Run
     # stopped by Ctrl-C ended normally and its verdict speaks.
     code = 255 if error is not None else exit_status(verdict.valid)
     return RunOutcome(run=run, verdict=verdict, exit_code=code, error=error,
-                      interrupted=interrupts.count)
+                      interrupted=interrupts.count, online_stop=stopped_by(summary))
 
 
 def _write_report(run: RunDir, log: logging.Logger) -> None:
@@ -305,7 +319,8 @@ def _history_exists(run: RunDir) -> bool:
 
 
 def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, workload: Any,
-               plan: FaultPlan | None, interrupts: _Interrupts, console: Console,
+               plan: FaultPlan | None, online: OnlineCheck | None, interrupts: _Interrupts,
+               console: Console,
                record_version: Callable[[str], None],
                make_cluster: Callable[[Guardian], Cluster]) -> dict[str, Any]:
     cluster: Cluster | None = None
@@ -359,12 +374,25 @@ def _lifecycle(spec: TestSpec, run: RunDir, log: logging.Logger, target: Any, wo
             )
             interrupts.interpreter = interpreter
             interrupts.phase = "workload"
-            with RunDisplay(console, interpreter.progress, time_limit_s=spec.time_limit_s,
-                            clock_ns=interpreter.clock_ns, faults=faults.names,
-                            phase=lambda: STOPPING if interrupts.count else "workload"):
+
+            def phase() -> str:
+                if interrupts.count:
+                    return STOPPING
+                stopped = monitor is not None and monitor.stopped_workload_at_s is not None
+                return ONLINE_STOPPING if stopped else "workload"
+
+            with watching(online, history=run.history, clock_ns=interpreter.clock_ns,
+                          log=log.warning, stderr=run.log,
+                          stop_workload=interpreter.stop if spec.stop_on_anomaly else None,
+                          ) as monitor, \
+                    RunDisplay(console, interpreter.progress, time_limit_s=spec.time_limit_s,
+                               clock_ns=interpreter.clock_ns, faults=faults.names, phase=phase,
+                               online=None if monitor is None else monitor.status):
                 result = interpreter.run()
         out |= {"ops": result.ops, "stopped_early": result.stopped,
                 "completed": dict(interpreter.progress.completed)}
+        if monitor is not None:
+            out["online"] = monitor.summary()
         log.info("workload ended: %d ops recorded%s", result.ops,
                  " (stopped early)" if result.stopped else "")
     finally:

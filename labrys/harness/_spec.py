@@ -78,6 +78,9 @@ class TestSpec:
         runtime_options: the runtime's options (``base_dir=/srv/labrys``…), as text.
         store: the folder where runs are stored.
         leave_running: keep the cluster up after the run (for poking at it).
+        check_online: judge the history while it is recorded (`labrys.harness._online`);
+            None: when the workload's online check is cheap.
+        stop_on_anomaly: end the workload at the online check's first anomaly.
     """
 
     __test__ = False  # pytest: this is not a test class
@@ -98,6 +101,8 @@ class TestSpec:
     runtime_options: Mapping[str, str] = field(default_factory=dict)
     store: str = "results"
     leave_running: bool = False
+    check_online: bool | None = None
+    stop_on_anomaly: bool = False
 
     def __post_init__(self) -> None:
         _check(self.name is None or bool(_NAME.match(self.name)), "name", self.name,
@@ -163,6 +168,8 @@ _KEYS = {
     "runtime_options": "runtime_options",
     "store": "store",
     "leave_running": "leave_running",
+    "check_online": "check_online",
+    "stop_on_anomaly": "stop_on_anomaly",
 }
 
 
@@ -201,7 +208,9 @@ def _coerce(key: str, value: Any) -> Any:
                 value):
             raise UsageError(f"{key}={brief(value)} is not valid; expected a finite number")
         return float(value)
-    if attr == "leave_running":
+    if attr == "check_online" and value is None:
+        return None  # test.json's way of saying "the workload decides"
+    if attr in ("leave_running", "check_online", "stop_on_anomaly"):
         if not isinstance(value, bool):
             raise UsageError(f"{key}={brief(value)} is not valid; expected true or false")
         return value

@@ -264,6 +264,11 @@ def _facts(source: ReportSource, ops: Operations, axis: TimeAxis) -> list[tuple[
     counts = {t: sum(1 for o in ops.ops if o.type.value == t) for t in OUTCOME_COLOURS}
     add("operations", f"{len(ops.ops)} ({', '.join(f'{n} {t}' for t, n in counts.items())})"
         if ops.ops else "none recorded")
+    online = (source.run or {}).get("online")
+    if online:
+        add("online check", f"{online['check']}: {online['progress'] or 'nothing judged'} "
+            f"({online['ops']} ops read), {online.get('cpu_s', 0):.1f} s of CPU"
+            + (f"; gave up: {online['error']}" if online.get("error") else ""))
     add("labrys version", versions.get("labrys") or _labrys_version())
     return facts
 

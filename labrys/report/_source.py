@@ -116,15 +116,19 @@ def load_run(run: Path) -> ReportSource:
         verdict, summary = results["verdict"], results.get("run")
         if summary and summary.get("error"):
             notes.append(f"The run failed: {summary['error']}")
+        online = (summary or {}).get("online") or {}
+        if online.get("note"):
+            notes.append(online["note"])
     history_path = run / "history.jsonl"
     if history_path.is_file():
         history = read_history(history_path, format="jsonl")
     else:
         history = History([])
         notes.append("This run recorded no history.jsonl.")
-    name = (test or {}).get("spec", {}).get("name") or run.parent.name
+    folder = run.resolve()  # results/latest names the run it points at, not itself
+    name = (test or {}).get("spec", {}).get("name") or folder.parent.name
     replay = shlex.join(["labrys", "run", "--replay", str((run / "test.json").resolve())])
-    return ReportSource(title=f"{name} · {run.name}", history=history, verdict=verdict,
+    return ReportSource(title=f"{name} · {folder.name}", history=history, verdict=verdict,
                         test=test, run=summary, command=replay if test else None,
                         files=_raw_files(run), notes=tuple(notes))
 

@@ -12,12 +12,17 @@ Example:
 """
 
 from labrys.errors import lookup
-from labrys.workloads import bank, counter, list_append, register, rw_register, set
-from labrys.workloads._workload import HasFinalGenerator, Workload, WorkloadEntry
+from labrys.workloads import bank, counter, list_append, register, rw_register, session, set
+from labrys.workloads._workload import (
+    HasFinalGenerator,
+    HasOnlineCheck,
+    Workload,
+    WorkloadEntry,
+)
 
 WORKLOADS: dict[str, WorkloadEntry] = {
     e.name: e for e in [register.ENTRY, set.ENTRY, counter.ENTRY, bank.ENTRY,
-                        list_append.ENTRY, rw_register.ENTRY]}
+                        list_append.ENTRY, rw_register.ENTRY, session.ENTRY]}
 
 
 def get_workload(name: str) -> WorkloadEntry:
@@ -29,4 +34,5 @@ def get_workload(name: str) -> WorkloadEntry:
     return lookup(WORKLOADS, name, what="workload")
 
 
-__all__ = ["WORKLOADS", "HasFinalGenerator", "Workload", "WorkloadEntry", "get_workload"]
+__all__ = ["WORKLOADS", "HasFinalGenerator", "HasOnlineCheck", "Workload", "WorkloadEntry",
+           "get_workload"]

@@ -9,6 +9,11 @@ keys ``:generator``, ``:client``, ``:checker``):
   kind, because only the target knows how to read and write its database;
 - a *check*: a pure function from the recorded history to a verdict.
 
+A workload whose verdict is prefix-closed also declares, as data, how its history may be
+judged while it is recorded (`HasOnlineCheck`, read by ``labrys run --check-online``);
+one that judges final reads (set, counter) declares nothing, and runs are checked only
+when they end.
+
 Workloads are chosen by name from `WORKLOADS`; each declares its ``--option`` keys.
 """
 
@@ -18,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from labrys.checkers import Verdict
+from labrys.checkers import OnlineCheck, Verdict
 from labrys.generator import Generator
 from labrys.history import History
 from labrys.options import Option
@@ -48,6 +53,17 @@ class HasFinalGenerator(Protocol):
 
     def final_generator(self) -> Generator:
         """Client invocations run once the nemesis's final heal is done; finite."""
+        ...
+
+
+@runtime_checkable
+class HasOnlineCheck(Protocol):
+    """A workload whose history can be judged while it is recorded: a prefix that is
+    already invalid proves the whole history invalid (`labrys.checkers.online_check`)."""
+
+    def online_check(self) -> OnlineCheck | None:
+        """How to judge this workload's history online, with its options; None when
+        these options make its verdict not prefix-closed."""
         ...
 
 

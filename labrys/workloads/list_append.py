@@ -13,6 +13,9 @@ The claim checked is the ``isolation`` option, which the PostgreSQL target also 
 that PostgreSQL documents its repeatable read as snapshot isolation, which allows
 it), ``snapshot-isolation``, ``serializable`` or ``strict-serializable``. Anomalies
 the claim permits are still reported in the verdict's details.
+
+Online (``labrys run --check-online``): the prefix recorded so far is checked again
+every so often, beside the run; a cycle found in it is a cycle of the whole history.
 """
 
 from __future__ import annotations
@@ -21,7 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labrys.checkers import CheckOptions, Verdict, check_safe, run_checker
+from labrys.checkers import (
+    CheckOptions,
+    OnlineCheck,
+    Verdict,
+    check_safe,
+    online_check,
+    run_checker,
+)
 from labrys.generator import Generator
 from labrys.history import History
 from labrys.options import Option, choice, positive_float, positive_int
@@ -77,9 +87,15 @@ class TxnWorkload:
                             self.max_txn_length, self.max_writes_per_key)
 
     def check(self, history: History) -> Verdict:
-        options = CheckOptions(consistency_models=(self.isolation,),
-                               timeout_s=self.check_timeout_s)
-        return check_safe(self.kind, lambda: run_checker(self.kind, history, options))
+        return check_safe(self.kind, lambda: run_checker(self.kind, history,
+                                                         self._options()))
+
+    def online_check(self) -> OnlineCheck | None:
+        return online_check(self.kind, self._options())
+
+    def _options(self) -> CheckOptions:
+        return CheckOptions(consistency_models=(self.isolation,),
+                            timeout_s=self.check_timeout_s)
 
 
 def make_txn(kind: str, options: Mapping[str, Any]) -> TxnWorkload:

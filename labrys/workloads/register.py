@@ -25,6 +25,10 @@ Checks: the ``register`` checker (`labrys.checkers`): ``linearizable`` per key a
 the ``cas-register`` model (initial value None: etcd's missing key), and ``stats``
 (ok/fail/info counts per function). The same checker re-checks a stored run
 (``labrys check --checker register``), so a run and its re-check cannot disagree.
+
+Online (``labrys run --check-online``, on by default here): each key is judged for
+linearizability as soon as its ``ops_per_key`` invocations are in, while the run goes
+on; a key found invalid then is invalid in the final verdict too.
 """
 
 from __future__ import annotations
@@ -34,7 +38,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labrys.checkers import CheckOptions, Verdict, check_safe, run_checker
+from labrys.checkers import (
+    CheckOptions,
+    OnlineCheck,
+    Verdict,
+    check_safe,
+    online_check,
+    run_checker,
+)
 from labrys.generator import Generator, Invocation, from_fn, independent_keys, mix
 from labrys.history import History
 from labrys.options import Option, boolean, positive_float, positive_int
@@ -88,8 +99,14 @@ class RegisterWorkload:
         return independent_keys(self.ops_per_key, mix(ops))
 
     def check(self, history: History) -> Verdict:
-        options = CheckOptions(timeout_s=self.check_timeout_s)
-        return check_safe("register", lambda: run_checker("register", history, options))
+        return check_safe("register", lambda: run_checker("register", history,
+                                                          self._options()))
+
+    def online_check(self) -> OnlineCheck | None:
+        return online_check("register", self._options(), ops_per_key=self.ops_per_key)
+
+    def _options(self) -> CheckOptions:
+        return CheckOptions(timeout_s=self.check_timeout_s)
 
 
 def _make(options: Mapping[str, Any]) -> RegisterWorkload:

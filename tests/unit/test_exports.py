@@ -16,10 +16,10 @@ PUBLIC = {
     },
     "labrys.checkers": {
         "CHECKERS", "NOT_GIVEN", "TXN_MODELS", "UNKNOWN", "UNKNOWN_KINDS", "Anomaly",
-        "CheckOptions", "CheckerEntry", "Validity", "Verdict", "check_safe", "compose",
-        "exit_status",
-        "get_checker", "implied_anomalies", "impossible_models", "prohibited_anomalies",
-        "run_checker", "stronger_models", "worst",
+        "CheckOptions", "CheckerEntry", "OnlineCheck", "OnlineChecker", "OnlineFinding",
+        "Validity", "Verdict", "check_safe", "compose", "exit_status", "get_checker",
+        "implied_anomalies", "impossible_models", "make_online_checker", "online_check",
+        "prohibited_anomalies", "run_checker", "stronger_models", "worst",
     },
     "labrys.report": {
         "REPORT_NAME", "RawFile", "ReportSource", "for_check", "load_run", "print_verdict",
@@ -69,7 +69,8 @@ PUBLIC = {
         "get_target",
     },
     "labrys.workloads": {
-        "HasFinalGenerator", "WORKLOADS", "Workload", "WorkloadEntry", "get_workload",
+        "HasFinalGenerator", "HasOnlineCheck", "WORKLOADS", "Workload", "WorkloadEntry",
+        "get_workload",
     },
 }
 

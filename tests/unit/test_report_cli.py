@@ -57,3 +57,12 @@ def test_serve_refuses_a_store_that_is_not_a_folder(capsys, tmp_path):
 def test_the_recheck_command_drops_html_and_its_value():
     assert without_option(["check", "--html", "o.html", "h.edn"], "--html") == ["check", "h.edn"]
     assert without_option(["check", "--html=o.html", "h.edn"], "--html") == ["check", "h.edn"]
+
+
+def test_a_report_through_results_latest_is_titled_by_the_run_it_points_at(capsys, tmp_path):
+    run = example_store(tmp_path)["valid"]
+    (tmp_path / "latest").symlink_to(run)
+    status, _, _ = _run(capsys, "report", str(tmp_path / "latest"))
+    assert status == 0
+    title = "<title>VALID · etcd-register · 20260102T120000 · labrys</title>"
+    assert title in (run / "report.html").read_text()

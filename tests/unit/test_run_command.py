@@ -26,6 +26,13 @@ from labrys.harness._cli import run
      "unknown --runtime-option 'colour'; known options are (runtime local: base_dir)"),
     ({"runtime_option": ["base_dir"]}, "--runtime-option 'base_dir' is not valid; expected "
      "key=value"),
+    ({"target": "redis", "workload": "set", "check_online": True},
+     "workload set has no online check with these options (its verdict cannot be reached "
+     "before the run ends); drop --check-online"),
+    ({"target": "redis", "workload": "counter", "stop_on_anomaly": True},
+     "drop --stop-on-anomaly"),
+    ({"check_online": False, "stop_on_anomaly": True},
+     "--stop-on-anomaly stops at what the online check finds; drop --no-check-online"),
 ])
 def test_bad_input_is_refused_before_any_run_folder_exists(tmp_path: Path, kwargs, message):
     store = tmp_path / "results"

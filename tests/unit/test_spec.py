@@ -56,9 +56,11 @@ def test_runtime_options_come_from_a_table_and_flags_and_merge_per_key(tmp_path:
                             "e.g. --runtime-option base_dir=DIR")
 
 
-def test_a_replayed_test_json_gives_back_the_same_spec(tmp_path: Path):
+@pytest.mark.parametrize("online", [{}, {"check_online": False},
+                                    {"check_online": True, "stop_on_anomaly": True}])
+def test_a_replayed_test_json_gives_back_the_same_spec(tmp_path: Path, online):
     spec = TestSpec(nemesis=("kill",), seed=42, options={"read_mode": "serializable"},
-                    runtime_options={"base_dir": "/srv/labrys"})
+                    runtime_options={"base_dir": "/srv/labrys"}, **online)
     path = tmp_path / "test.json"
     path.write_text(json.dumps({"spec": spec.to_json(), "seed": 42}))
     assert build_spec(load_spec_file(path)) == spec
@@ -73,6 +75,8 @@ def test_a_replayed_test_json_gives_back_the_same_spec(tmp_path: Path):
     ("runtime = 'cloud'\n", "runtime='cloud' is not valid; expected one of: local"),
     ("nemesis = 'kill,kill'\n", "names a fault twice"),
     ("leave_running = 'yes'\n", "expected true or false"),
+    ("check_online = 1\n", "check_online=1 is not valid; expected true or false"),
+    ("stop_on_anomaly = 'no'\n", "expected true or false"),
     ("nodes = [\n", "not valid TOML"),
 ])
 def test_bad_files_are_refused_in_one_line_naming_the_key(tmp_path: Path, text, message):

@@ -113,6 +113,8 @@ def test_time_scale_stretches_the_time_limit_and_the_fault_interval(tmp_path):
     ('isolation = ["read-committed", "serializable"]', 'isolation = []',
      "a matrix axis is a non-empty list"),
     ('seeds = [1, 2]', 'seeds = [-1]', "seeds = \\[-1\\] is not valid"),
+    ('workload = "set"', 'workload = "set"\nstop_on_anomaly = true',
+     "test redis-set: workload set has no online check"),
     ('name = "redis-set"', 'name = "etcd-register"', "two tests are named 'etcd-register'"),
     ('name = "redis-set"', 'name = "redis set"', "expected letters, digits"),
     ('[[test]]\nname = "etcd-register"', '[[tests]]\nname = "etcd-register"',
