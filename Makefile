@@ -4,9 +4,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup system node-packages native junit-xsd test demo bench bench-full lint fuzz
+.PHONY: setup system node-packages native cassandra junit-xsd test demo bench bench-full lint fuzz
 
-setup: system $(STAMP) node-packages native junit-xsd
+setup: system $(STAMP) node-packages native cassandra junit-xsd
 
 system:
 	@bash scripts/setup-system.sh
@@ -25,6 +25,10 @@ node-packages: $(STAMP)
 # The optional Rust search core; skipped with one line when there is no cargo.
 native: $(STAMP)
 	@bash scripts/build-native.sh
+
+# Cassandra's server jars, from Maven Central into ~/.cache/labrys (once per version).
+cassandra: system
+	@bash scripts/fetch-cassandra.sh
 
 # The JUnit XML schema the suite tests validate `labrys suite --junit` output against.
 junit-xsd: $(STAMP)

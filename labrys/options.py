@@ -16,7 +16,8 @@ from typing import Any
 
 from labrys.errors import UsageError
 
-__all__ = ["Option", "check_known", "choice", "parse_options", "positive_float", "positive_int"]
+__all__ = ["Option", "boolean", "check_known", "choice", "parse_options", "positive_float",
+           "positive_int"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +46,13 @@ def choice(*allowed: str) -> Callable[[str], str]:
             raise ValueError(text)
         return text
     return parse
+
+
+def boolean(text: str) -> bool:
+    """``true`` or ``false``, as written on the command line and in TOML specs."""
+    if text not in ("true", "false"):
+        raise ValueError(text)
+    return text == "true"
 
 
 def positive_int(text: str) -> int:

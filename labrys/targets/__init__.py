@@ -12,10 +12,11 @@ Example:
 """
 
 from labrys.errors import lookup
-from labrys.targets import etcd, postgres, redis
+from labrys.targets import cassandra, etcd, postgres, redis
 from labrys.targets._target import ClientSource, HasLogs, HasVersion, Target, TargetEntry
 
-TARGETS: dict[str, TargetEntry] = {e.name: e for e in [etcd.ENTRY, redis.ENTRY, postgres.ENTRY]}
+TARGETS: dict[str, TargetEntry] = {
+    e.name: e for e in [etcd.ENTRY, redis.ENTRY, postgres.ENTRY, cassandra.ENTRY]}
 
 
 def node_packages() -> list[str]:

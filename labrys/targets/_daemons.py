@@ -1,4 +1,5 @@
-"""Helpers shared by targets that run daemons on nodes: waiting, and saying why not.
+"""Helpers shared by targets that run daemons on nodes: which process runs where,
+waiting, and saying why not.
 
 A database that does not come up must be reported with what a user needs to act:
 which node, and the last lines of its log, so the user sees the server's own
@@ -8,12 +9,70 @@ Logs are read through the node, wherever it runs.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from labrys.control import Node
+from labrys.control import Node, Process
 from labrys.errors import TargetError
+
+
+class ServerTable:
+    """The server process of each node, by node name, safe to use from the nemesis and
+    the runner at once.
+
+    A fault acts on the process running now: ``kill`` forgets it (a later ``start``
+    spawns a new one), ``signal`` reaches it only while it lives, so a SIGCONT for a
+    node killed meanwhile does nothing.
+    """
+
+    def __init__(self) -> None:
+        self._processes: dict[str, Process] = {}
+        self._lock = threading.Lock()
+
+    def put(self, node: str, process: Process) -> None:
+        with self._lock:
+            self._processes[node] = process
+
+    def get(self, node: str) -> Process | None:
+        with self._lock:
+            return self._processes.get(node)
+
+    def running(self, node: str) -> bool:
+        process = self.get(node)
+        return process is not None and process.alive
+
+    def kill(self, node: str) -> None:
+        """SIGKILL ``node``'s process, reap it, and forget it."""
+        with self._lock:
+            process = self._processes.pop(node, None)
+        if process is not None:
+            process.kill()
+
+    def signal(self, node: str, sig: int) -> None:
+        process = self.get(node)
+        if process is not None and process.alive:
+            process.signal(sig)
+
+    def stop_all(self, sig: int, *, grace_s: float) -> None:
+        """Send ``sig`` to every process at once, then SIGKILL those still running
+        ``grace_s`` later; forget them all.
+
+        At once, because servers stopped one by one spend their grace trying to reach
+        peers that are already gone; SIGCONT with it, so a paused one sees ``sig``.
+        """
+        with self._lock:
+            processes, self._processes = list(self._processes.values()), {}
+        for process in processes:
+            process.signal(sig)
+            process.signal(signal.SIGCONT)
+        deadline = time.monotonic() + grace_s
+        for process in processes:
+            if process.wait(timeout_s=max(0.0, deadline - time.monotonic())) is None:
+                process.kill()
+
 
 TAIL_LINES = 5
 """How many of a log's last lines a start-up error quotes."""

@@ -53,6 +53,7 @@ from labrys.errors import UsageError
 from labrys.generator import Invocation
 from labrys.history import OpType
 from labrys.targets._errors import ErrorRule, classify, describe, only_reads
+from labrys.targets._target import check_kind
 
 CLIENT_KINDS = ("register", "set", "counter", "bank", "list-append", "rw-register")
 
@@ -291,7 +292,5 @@ def open_postgres_client(kind: str, config: PgClientConfig) -> PostgresClient:
     Raises:
         UsageError: PostgreSQL has no client of that kind.
     """
-    if kind not in CLIENT_KINDS:
-        raise UsageError(f"postgres has no {kind!r} client; it supports: "
-                         f"{', '.join(CLIENT_KINDS)}")
+    check_kind("postgres", kind, CLIENT_KINDS)
     return PostgresClient(kind, config)

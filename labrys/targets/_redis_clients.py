@@ -44,6 +44,7 @@ from labrys.errors import UsageError
 from labrys.generator import Invocation
 from labrys.history import OpType
 from labrys.targets._errors import ErrorRule, classify, describe, only_reads
+from labrys.targets._target import check_kind
 
 CLIENT_KINDS = ("register", "set", "counter", "list-append", "rw-register")
 
@@ -247,6 +248,5 @@ def open_redis_client(kind: str, config: ClientConfig) -> RedisClient:
     Raises:
         UsageError: Redis has no client of that kind.
     """
-    if kind not in CLIENT_KINDS:
-        raise UsageError(f"redis has no {kind!r} client; it supports: {', '.join(CLIENT_KINDS)}")
+    check_kind("redis", kind, CLIENT_KINDS)
     return RedisClient(kind, config)

@@ -22,13 +22,14 @@ system or process table, so it runs unchanged on every runtime.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from labrys.client import Client
 from labrys.control import Cluster, Node
+from labrys.errors import UsageError
 from labrys.options import Option
 
 
@@ -61,6 +62,16 @@ class ClientSource(Protocol):
     def open_client(self, kind: str, node: Node) -> Client:
         """A client of ``kind`` talking to ``node``. Opening must not change the data."""
         ...
+
+
+def check_kind(target: str, kind: str, kinds: Sequence[str]) -> None:
+    """The refusal every `ClientSource.open_client` makes for a kind it lacks.
+
+    Raises:
+        UsageError: ``kind`` is not one of ``kinds``; the message lists them.
+    """
+    if kind not in kinds:
+        raise UsageError(f"{target} has no {kind!r} client; it supports: {', '.join(kinds)}")
 
 
 @runtime_checkable

@@ -44,7 +44,7 @@ import httpx
 
 from labrys.client import Client
 from labrys.control import Cluster, Node, Process
-from labrys.errors import TargetError, UsageError
+from labrys.errors import TargetError
 from labrys.options import Option, choice, positive_float, positive_int
 from labrys.targets._daemons import version_output
 from labrys.targets._etcd_clients import KV_KINDS, KvClient
@@ -52,7 +52,7 @@ from labrys.targets._etcd_gateway import CLIENT_PORT, PEER_PORT
 from labrys.targets._etcd_lock import GUARDS, LockClient
 from labrys.targets._etcd_members import member_list, reconfigure
 from labrys.targets._etcd_watch import WatchClient
-from labrys.targets._target import TargetEntry
+from labrys.targets._target import TargetEntry, check_kind
 
 CLIENT_KINDS = (*KV_KINDS, "watch", "lock")
 _START_TIMEOUT_S = 30.0
@@ -164,6 +164,7 @@ class Etcd:
     def open_client(self, kind: str, node: Node) -> Client:
         """A client of ``node``'s member, falling back on the others, in the cluster's
         order, while that member refuses connections (`_etcd_gateway` says why)."""
+        check_kind("etcd", kind, CLIENT_KINDS)
         assert self._cluster is not None
         members = {node.name: node.address} | {n.name: n.address for n in self._cluster.nodes}
         serializable = self.read_mode == "serializable"
@@ -173,11 +174,9 @@ class Etcd:
         if kind == "watch":
             return WatchClient(members=members, watch_s=self.watch_s,
                                timeout_s=self.client_timeout_s)
-        if kind == "lock":
-            return LockClient(members=members,
-                              lease_ttl_s=self.lease_ttl_s, guard=self.lock_guard,
-                              serializable=serializable, timeout_s=self.client_timeout_s)
-        raise UsageError(f"etcd has no {kind!r} client; it supports: {', '.join(CLIENT_KINDS)}")
+        return LockClient(members=members,
+                          lease_ttl_s=self.lease_ttl_s, guard=self.lock_guard,
+                          serializable=serializable, timeout_s=self.client_timeout_s)
 
     def start(self, node: str) -> None:
         """Start the member on ``node`` again with its data, if it is not running."""

@@ -18,7 +18,8 @@ Ops (value on invocation → value on ok):
 - ``read``  ``[k, None]`` → ``[k, v]`` (v None when the key was never written)
 - ``write`` ``[k, v]``    → ``[k, v]``
 - ``cas``   ``[k, [old, new]]`` → ``[k, [old, new]]``; a cas whose comparison failed is
-  ``fail`` (it certainly did not write).
+  ``fail`` (it certainly did not write). ``--option cas=false`` leaves cas out, for
+  stores that have no compare-and-set (Cassandra without lightweight transactions).
 
 Values. By default they are drawn from ``0…values-1``, as Jepsen's register test draws
 them: few values, so a cas often finds the value it expects. With ``values=unique``
@@ -65,7 +66,7 @@ from labrys.generator import (
     once,
 )
 from labrys.history import History
-from labrys.options import Option, positive_float, positive_int
+from labrys.options import Option, boolean, positive_float, positive_int
 from labrys.workloads._workload import WorkloadEntry
 
 UNIQUE = "unique"
@@ -94,6 +95,8 @@ OPTIONS: dict[str, Option] = {
                expected="a number of seconds > 0",
                help="the linearizability search's budget, all keys together; past it, "
                     "unknown"),
+        Option(name="cas", default=True, parse=boolean, expected="true or false",
+               help="false: reads and writes only, for stores with no compare-and-set"),
     ]
 }
 
@@ -105,6 +108,7 @@ class RegisterWorkload:
     ops_per_key: int
     values: int | str
     check_timeout_s: float
+    cas: bool = True
 
     @property
     def client_kind(self) -> str:
@@ -124,8 +128,8 @@ class RegisterWorkload:
         def cas(rng: random.Random) -> Invocation:
             return Invocation(f="cas", value=[rng.randrange(n), rng.randrange(n)])
 
-        return independent_keys(self.ops_per_key, mix([from_fn(read), from_fn(write),
-                                                       from_fn(cas)]))
+        ops = [from_fn(read), from_fn(write)] + ([from_fn(cas)] if self.cas else [])
+        return independent_keys(self.ops_per_key, mix(ops))
 
     def check(self, history: History) -> Verdict:
         return check_safe("register", lambda: run_checker("register", history,
@@ -171,7 +175,7 @@ class UniqueValues:
 
 def _make(options: Mapping[str, Any]) -> RegisterWorkload:
     return RegisterWorkload(ops_per_key=options["ops_per_key"], values=options["values"],
-                            check_timeout_s=options["check_timeout_s"])
+                            check_timeout_s=options["check_timeout_s"], cas=options["cas"])
 
 
 ENTRY = WorkloadEntry(name="register", summary="read/write/cas on independent keys, "

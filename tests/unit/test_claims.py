@@ -37,7 +37,7 @@ def stance(target: str, guarantee: str, **options: str) -> tuple[bool, str] | No
 
 
 def test_every_shipped_target_has_a_claims_file_that_reads():
-    assert {"etcd", "redis", "postgres"} <= set(REGISTRY.targets)
+    assert {"etcd", "redis", "postgres", "cassandra"} <= set(REGISTRY.targets)
     assert REGISTRY.guarantees.names[:2] == ("linearizable", "no-lost-writes")
 
 
@@ -104,6 +104,18 @@ def test_patroni_claims_no_lost_writes_only_in_synchronous_mode():
         False, "patroni-replication-modes")
     assert stance("postgres", "no-lost-writes", ha="patroni", sync="on") == (
         True, "patroni-replication-modes")
+
+
+def test_cassandra_claims_linearizability_only_for_lightweight_transactions():
+    assert stance("cassandra", "linearizable") == (True, "cassandra-guarantees")  # lwt=true
+    assert stance("cassandra", "linearizable", lwt="false") == (False, "cassandra-dynamo")
+    # Durability is claimed for writes a quorum acknowledged (the default), not for ONE.
+    assert stance("cassandra", "no-lost-writes", lwt="false") == (True, "cassandra-guarantees")
+    assert stance("cassandra", "no-lost-writes", write_consistency="ONE", lwt="false") is None
+    # A logged batch is atomic, not isolated: no level above read committed is claimed.
+    assert stance("cassandra", "serializable", isolation="read-committed") == (
+        False, "cassandra-cql-dml")
+    assert stance("cassandra", "read-committed", isolation="read-committed") is None
 
 
 def test_a_target_without_a_claims_file_claims_nothing():

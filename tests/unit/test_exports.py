@@ -55,7 +55,8 @@ PUBLIC = {
     },
     "labrys.client": {"Client", "Completion", "validate_completion"},
     "labrys.options": {
-        "Option", "check_known", "choice", "parse_options", "positive_float", "positive_int",
+        "Option", "boolean", "check_known", "choice", "parse_options", "positive_float",
+        "positive_int",
     },
     "labrys.harness": {
         "Client", "Completion", "Context", "DONE", "Generator", "Interpreter", "Invocation",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -17,7 +18,7 @@ from labrys.control import Node, Process
 from labrys.errors import ControlError, TargetError
 from labrys.options import parse_options
 from labrys.targets import etcd, postgres, redis
-from labrys.targets._daemons import log_tail
+from labrys.targets._daemons import ServerTable, log_tail
 from tests.unit.fake_runtime import HostNode
 
 
@@ -35,6 +36,36 @@ def test_a_host_node_is_a_node_and_spawns_processes(node):
     assert process.alive and process.node == "n1"
     assert process.kill() == -signal.SIGKILL
     assert not process.alive
+
+
+def test_a_server_table_signals_the_live_process_and_stops_all_even_a_paused_one(node):
+    table = ServerTable()
+    sleeper = node.spawn(["sleep", "30"], log_path=node.directory / "a.log")
+    stubborn = node.spawn(["sh", "-c", "trap '' TERM; echo ignoring; exec sleep 30"],
+                          log_path=node.directory / "b.log")
+    # Until the shell has set its trap, SIGTERM would still end it.
+    deadline = time.monotonic() + 10
+    while b"ignoring" not in node.read_file(node.directory / "b.log"):
+        assert time.monotonic() < deadline, "the shell never set its trap"
+        time.sleep(0.01)
+    table.put("a", sleeper)
+    table.put("b", stubborn)
+    assert table.running("a") and table.get("b") is stubborn
+    table.signal("a", signal.SIGSTOP)  # paused: SIGTERM alone would wait for SIGCONT
+    table.stop_all(signal.SIGTERM, grace_s=1.0)
+    assert sleeper.wait(timeout_s=0) == -signal.SIGTERM
+    assert stubborn.wait(timeout_s=0) == -signal.SIGKILL  # ignored SIGTERM: killed
+    assert table.get("a") is None and not table.running("b")
+
+
+def test_a_killed_server_is_forgotten_and_later_signals_reach_nothing(node):
+    table = ServerTable()
+    process = node.spawn(["sleep", "30"], log_path=node.directory / "a.log")
+    table.put("a", process)
+    table.kill("a")
+    assert not process.alive and table.get("a") is None
+    table.signal("a", signal.SIGCONT)  # nothing to signal: no error
+    table.kill("a")
 
 
 def test_files_are_written_read_fetched_and_removed_on_the_node(node, tmp_path):

@@ -25,7 +25,18 @@ def workload(**options):
 
 def test_the_register_workload_is_registered_with_its_options():
     assert WORKLOADS["register"].name == "register"
-    assert sorted(WORKLOADS["register"].options) == ["check_timeout_s", "ops_per_key", "values"]
+    assert sorted(WORKLOADS["register"].options) == ["cas", "check_timeout_s", "ops_per_key",
+                                                     "values"]
+
+
+def test_without_cas_there_are_only_reads_and_writes():
+    g = limit(60, clients(workload(cas=False).generator()))
+    ctx = Context.initial(concurrency=1, rng=random.Random(3), nemesis=False)
+    fs = set()
+    while (step := g.op(ctx)) is not None:
+        inv, g = step
+        fs.add(inv.f)
+    assert fs == {"read", "write"}
 
 
 def test_ops_are_read_write_cas_on_key_value_pairs_with_a_bounded_count_per_key():

@@ -14,7 +14,7 @@ from labrys.harness._cli import run
     ({"option": ["raed_mode=serializable"]},
      "unknown --option 'raed_mode'; known options are (target etcd: client_timeout_s, "
      "etcd_binary, lease_ttl_s, lock_guard, read_mode, watch_s; workload register: "
-     "check_timeout_s, ops_per_key, values)"),
+     "cas, check_timeout_s, ops_per_key, values)"),
     ({"option": ["read_mode=stale"]},
      "--option read_mode='stale' is not valid; expected linearizable or serializable"),
     ({"nemesis": "partition,flood"}, "unknown fault 'flood' in --nemesis"),
@@ -22,7 +22,7 @@ from labrys.harness._cli import run
     ({"nemesis": "kill,member", "fault_targets": "majority,all"},
      "the member fault can aim at one, minority, primaries, none of the fault targets "
      "asked for (majority, all)"),
-    ({"target": "cassandra"}, "unknown target 'cassandra'"),
+    ({"target": "scylla"}, "unknown target 'scylla'"),
     ({"workload": "bank-account"}, "unknown workload 'bank-account'"),
     ({"concurrency": 0}, "concurrency=0 is not valid"),
     ({"runtime": "cloud"}, "runtime='cloud' is not valid; expected one of: local"),
