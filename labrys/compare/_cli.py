@@ -88,7 +88,7 @@ def compare(
 
     Example:
 
-        labrys compare --from results/suites/nightly/latest --into README.md
+        labrys compare --from results/suites/latest --into README.md
     """
     if (suite_file is None) == (from_store is None):
         raise UsageError("give either --suite FILE (run it, then compare) or --from STORE "

@@ -89,7 +89,7 @@ class Guardian:
         try:
             with open(log_path, "ab") as log:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "labrys.control._guardian", "--pidfd", str(me),
+                    [sys.executable, "-c", _ENTRY, "--pidfd", str(me),
                      "--pipe", str(read), "--log", str(log_path)],
                     pass_fds=(me, read), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=log, start_new_session=True,
@@ -186,8 +186,13 @@ def _remove(runtime: str, handle: Mapping[str, Any], log: logging.Logger) -> Non
         return
 
 
+_ENTRY = "import sys; from labrys.control._guardian import main; sys.exit(main(sys.argv[1:]))"
+"""How the guardian process starts: by importing this module, not running it with ``-m``,
+which would load it twice (``labrys.control`` imports it) and warn so in every run's log."""
+
+
 def main(argv: list[str]) -> int:
-    """The guardian process: ``python -m labrys.control._guardian --pidfd N --pipe N --log P``."""
+    """The guardian process: ``main(["--pidfd", N, "--pipe", N, "--log", P])``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pidfd", type=int, required=True)
     parser.add_argument("--pipe", type=int, required=True)
@@ -213,6 +218,3 @@ def main(argv: list[str]) -> int:
         _remove(runtime, handle, log)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
